@@ -1,0 +1,351 @@
+"""Configuration: pydantic models, the only place defaults live.
+
+Sources, highest priority first: environment (`EDGE_AGENT_…`, nested with `__`, e.g.
+`EDGE_AGENT_MQTT__URL`), systemd credentials (`$CREDENTIALS_DIRECTORY/mqtt_password`), the TOML
+file. Unknown keys are errors. Each section is one model; `load()` turns every problem into
+a `ConfigError` that names the key.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+DEFAULT_CONFIG_PATH = Path("/etc/edge-agent/config.toml")
+ENV_PREFIX = "EDGE_AGENT_"
+ID_PATTERN = r"^[a-z0-9_-]{1,64}$"
+
+Id = Annotated[str, Field(pattern=ID_PATTERN)]
+Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
+Point = tuple[Fraction, Fraction]
+
+
+class Section(BaseModel):
+    """A config section: unknown keys are errors, values are checked on assignment too."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+# --- camera ---------------------------------------------------------------------------------
+
+
+class CameraConfig(Section):
+    id: Id = "cam0"
+    # "picamera2" (the Pi camera), a file path, an rtsp:// or http:// URL, or a USB device
+    # ("/dev/video0" or "usb:0").
+    source: str = "picamera2"
+    width: int = Field(1280, ge=64, le=4096, description="main stream width (picamera2, USB)")
+    height: int = Field(720, ge=64, le=4096, description="main stream height (picamera2, USB)")
+    fps: float = Field(10.0, gt=0, le=120, description="frames per second asked of the camera")
+    reopen_min_s: float = Field(1.0, gt=0, description="first wait before reopening a dead camera")
+    reopen_max_s: float = Field(60.0, gt=0, description="longest wait between reopen attempts")
+    read_timeout_s: float = Field(10.0, gt=0, description="no frame for this long = camera gone")
+
+
+# --- motion ---------------------------------------------------------------------------------
+
+
+class MotionConfig(Section):
+    height: int = Field(120, ge=48, le=480, description="rows of the small gray image")
+    # Polygons in normalised 0..1 coordinates where motion is ignored (on-screen clock, a tree).
+    masks: list[list[Point]] = Field(default_factory=list)
+
+
+# --- detector -------------------------------------------------------------------------------
+
+DEFAULT_LABELS = ["person", "bicycle", "car", "motorcycle", "bus", "truck"]
+
+
+class DetectorConfig(Section):
+    model: Path = Field(
+        Path("nanodet-g.onnx"),
+        description="ONNX model; a bare name is looked up in the shipped models folder",
+    )
+    sha256: str | None = Field(
+        None, description="expected sha256 of the model file; default: the shipped model's"
+    )
+    input_size: int = Field(416, ge=128, le=1024, multiple_of=32)
+    threads: int = Field(1, ge=1, le=8)
+    mode: Literal["crops", "full"] = "crops"
+    labels: list[str] = Field(default_factory=lambda: list(DEFAULT_LABELS))
+    min_score: float = Field(0.45, ge=0.0, le=1.0)
+    label_min_score: dict[str, Annotated[float, Field(ge=0.0, le=1.0)]] = Field(default_factory=dict)
+    max_inferences_per_s: float = Field(8.0, gt=0)
+
+
+# --- tracker and events -------------------------------------------------------------------
+
+
+class TrackerConfig(Section):
+    iou_match: float = Field(0.2, gt=0.0, le=1.0, description="least overlap to match a track")
+    confirm_hits: int = Field(3, ge=1, le=30, description="detections before a track is real")
+    max_unseen_s: float = Field(2.0, gt=0, description="a track unseen this long has ended")
+
+
+class EventsConfig(Section):
+    min_update_interval_s: float = Field(2.0, ge=0, description="least time between updates")
+
+
+class ThumbnailConfig(Section):
+    min_side: int = Field(240, ge=64, le=2048)
+    jpeg_quality: int = Field(85, ge=30, le=100)
+    margin: float = Field(0.25, ge=0.0, le=2.0, description="crop margin around the box")
+
+
+class ZoneConfig(Section):
+    name: Id
+    polygon: list[Point] = Field(min_length=3)
+
+
+class LineConfig(Section):
+    name: Id
+    a: Point
+    b: Point
+
+
+class AlarmRule(Section):
+    name: Id
+    zone: Id
+    labels: list[str] = Field(default_factory=lambda: ["person"])
+    start: str = Field("22:00", pattern=r"^\d{2}:\d{2}$", description="local time HH:MM")
+    end: str = Field("05:00", pattern=r"^\d{2}:\d{2}$", description="local time HH:MM")
+
+
+# --- delivery -------------------------------------------------------------------------------
+
+
+class MqttConfig(Section):
+    url: str | None = Field(None, description="mqtt://host:port or mqtts://host:port; empty: publish nothing")
+    username: str | None = None
+    password: SecretStr | None = None
+    ca_file: Path | None = Field(None, description="CA certificate for mqtts (default: system CAs)")
+    certfile: Path | None = Field(None, description="client certificate (optional)")
+    keyfile: Path | None = Field(None, description="client key (optional)")
+    prefix: str = Field("edge", pattern=r"^[a-z0-9_-]+(/[a-z0-9_-]+)*$")
+    keepalive_s: int = Field(30, ge=5, le=3600)
+    will_delay_s: int = Field(30, ge=0, le=3600, description="broker waits this long before 'offline'")
+    reconnect_min_s: float = Field(1.0, gt=0)
+    reconnect_max_s: float = Field(60.0, gt=0)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str | None) -> str | None:
+        if v in (None, ""):
+            return None
+        m = re.match(r"^mqtts?://[^\s/:]+(?::(\d{1,5}))?/?$", v)
+        if not m or (m.group(1) and not 1 <= int(m.group(1)) <= 65535):
+            raise ValueError("must look like mqtt://host:1883 or mqtts://host:8883 (port 1..65535)")
+        return v
+
+
+class OutboxConfig(Section):
+    max_bytes: int = Field(256 * 1024 * 1024, ge=1024 * 1024, description="outbox size on disk")
+    flush_interval_s: float = Field(1.0, gt=0, le=60, description="batch writes this often")
+
+
+class HealthConfig(Section):
+    stats_interval_s: float = Field(60.0, ge=5, description="publish stats this often")
+
+
+class HomeAssistantConfig(Section):
+    enabled: bool = False
+    discovery_prefix: str = "homeassistant"
+
+
+# --- the whole file -------------------------------------------------------------------------
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        extra="forbid",
+        validate_assignment=True,
+    )
+
+    device_id: Id = Field(
+        default_factory=lambda: default_device_id(),
+        description="this pole's id (default: the Pi's serial number)",
+    )
+    state_dir: Path = Field(Path("/var/lib/edge-agent"), description="outbox and sequence numbers")
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    camera: CameraConfig = Field(default_factory=CameraConfig)
+    motion: MotionConfig = Field(default_factory=MotionConfig)
+    detector: DetectorConfig = Field(default_factory=DetectorConfig)
+    tracker: TrackerConfig = Field(default_factory=TrackerConfig)
+    events: EventsConfig = Field(default_factory=EventsConfig)
+    thumbnails: ThumbnailConfig = Field(default_factory=ThumbnailConfig)
+    zones: list[ZoneConfig] = Field(default_factory=list)
+    lines: list[LineConfig] = Field(default_factory=list)
+    alarms: list[AlarmRule] = Field(default_factory=list)
+    mqtt: MqttConfig = Field(default_factory=MqttConfig)
+    outbox: OutboxConfig = Field(default_factory=OutboxConfig)
+    health: HealthConfig = Field(default_factory=HealthConfig)
+    homeassistant: HomeAssistantConfig = Field(default_factory=HomeAssistantConfig)
+
+    @model_validator(mode="after")
+    def _alarm_zones_exist(self) -> Settings:
+        names = {z.name for z in self.zones}
+        for rule in self.alarms:
+            if rule.zone not in names:
+                raise ValueError(f"alarm '{rule.name}' names zone '{rule.zone}', which is not in [[zones]]")
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The TOML file and the credentials come in through init_settings (see load()), so
+        # the environment must win over them: env first.
+        return (env_settings, init_settings)
+
+
+def default_device_id() -> str:
+    """The Pi's serial number (from the device tree), else the host name, made a valid id."""
+    for path in (
+        Path("/sys/firmware/devicetree/base/serial-number"),
+        Path("/proc/device-tree/serial-number"),
+    ):
+        try:
+            serial = path.read_bytes().strip(b"\x00\n ").decode("ascii", "replace").lower()
+        except OSError:
+            continue
+        if serial:
+            return "pi-" + serial.lstrip("0")[-12:]
+    name = re.sub(r"[^a-z0-9_-]", "-", os.uname().nodename.lower())[:64]
+    return name or "edge-agent"
+
+
+# --- loading and errors -------------------------------------------------------------------
+
+
+class ConfigError(Exception):
+    """The configuration is unusable. `problems` holds one line per problem, naming the key."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.source = source
+        self.problems = problems
+        super().__init__(f"{source}: " + "; ".join(problems))
+
+
+CREDENTIALS = {"mqtt_password": ("mqtt", "password")}
+
+
+def _read_credentials(data: dict[str, Any]) -> None:
+    """Secrets from systemd's LoadCredential= (`$CREDENTIALS_DIRECTORY/<name>`) fill unset keys."""
+    directory = os.environ.get("CREDENTIALS_DIRECTORY")
+    if not directory:
+        return
+    for name, (section, key) in CREDENTIALS.items():
+        path = Path(directory) / name
+        if path.is_file():
+            value = path.read_text(encoding="utf-8").strip()
+            sect = data.setdefault(section, {})
+            if isinstance(sect, dict) and not sect.get(key):
+                sect[key] = value
+
+
+def _key(loc: tuple[int | str, ...]) -> str:
+    parts: list[str] = []
+    for p in loc:
+        if isinstance(p, int):
+            parts.append(f"[{p}]")
+        else:
+            parts.append(("." if parts else "") + p)
+    return "".join(parts) or "(top level)"
+
+
+def _allowed_keys(model: type[BaseModel], loc: tuple[int | str, ...]) -> list[str]:
+    """The keys allowed beside the unknown key at `loc`, found by walking the models."""
+    current: Any = model
+    for p in loc[:-1]:
+        if isinstance(p, int):
+            continue
+        fields = getattr(current, "model_fields", {})
+        if p not in fields:
+            return []
+        ann = fields[p].annotation
+        args = getattr(ann, "__args__", ())
+        current = next((a for a in (ann, *args) if isinstance(a, type) and issubclass(a, BaseModel)), None)
+        if current is None:
+            return []
+    return sorted(getattr(current, "model_fields", {}))
+
+
+def format_errors(err: ValidationError, model: type[BaseModel] = Settings) -> list[str]:
+    lines = []
+    for e in err.errors(include_url=False):
+        loc = tuple(e["loc"])
+        key = _key(loc)
+        if e["type"] == "extra_forbidden":
+            allowed = _allowed_keys(model, loc)
+            hint = f"; allowed here: {', '.join(allowed)}" if allowed else ""
+            lines.append(f"{key}: unknown key{hint}")
+            continue
+        msg = e["msg"].removeprefix("Value error, ")
+        given = e.get("input")
+        shown = "" if isinstance(given, dict | list) or given is None else f" (got {given!r})"
+        if "password" in key:
+            shown = ""
+        lines.append(f"{key}: {msg}{shown}")
+    return lines
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(str(path), ["file not found (create it, or pass --config FILE)"]) from None
+    except IsADirectoryError:
+        raise ConfigError(str(path), ["is a directory, not a TOML file"]) from None
+    except PermissionError:
+        raise ConfigError(str(path), ["cannot be read: permission denied"]) from None
+    except UnicodeDecodeError:
+        raise ConfigError(str(path), ["is not UTF-8 text"]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(path), [f"invalid TOML: {exc}"]) from None
+
+
+def load(path: Path | None, overrides: dict[str, Any] | None = None) -> Settings:
+    """Read the TOML file (None: defaults only), credentials and environment; validate."""
+    data: dict[str, Any] = read_toml(path) if path is not None else {}
+    _read_credentials(data)
+    if overrides:
+        for key, value in overrides.items():
+            data[key] = value
+    try:
+        return Settings(**data)
+    except ValidationError as exc:
+        raise ConfigError(str(path) if path else "configuration", format_errors(exc)) from None
+
+
+def effective(settings: Settings) -> dict[str, Any]:
+    """The settings as plain data, secrets masked, for `check-config`."""
+    data = settings.model_dump(mode="json")
+    if settings.mqtt.password is not None:
+        data["mqtt"]["password"] = "********"
+    return data

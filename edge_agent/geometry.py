@@ -1,0 +1,69 @@
+"""Axis-aligned boxes in pixel coordinates: (x1, y1, x2, y2), x2 > x1, y2 > y1."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+Box = tuple[float, float, float, float]
+
+
+def area(b: Box) -> float:
+    return max(0.0, b[2] - b[0]) * max(0.0, b[3] - b[1])
+
+
+def intersection(a: Box, b: Box) -> float:
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    return w * h if w > 0 and h > 0 else 0.0
+
+
+def iou(a: Box, b: Box) -> float:
+    inter = intersection(a, b)
+    if inter <= 0.0:
+        return 0.0
+    return inter / (area(a) + area(b) - inter)
+
+
+def iou_matrix(a: Sequence[Box], b: Sequence[Box]) -> np.ndarray:
+    """IoU of every box in `a` against every box in `b`, shape (len(a), len(b))."""
+    if not a or not b:
+        return np.zeros((len(a), len(b)), dtype=np.float32)
+    aa = np.asarray(a, dtype=np.float32)[:, None, :]
+    bb = np.asarray(b, dtype=np.float32)[None, :, :]
+    w = np.clip(np.minimum(aa[..., 2], bb[..., 2]) - np.maximum(aa[..., 0], bb[..., 0]), 0, None)
+    h = np.clip(np.minimum(aa[..., 3], bb[..., 3]) - np.maximum(aa[..., 1], bb[..., 1]), 0, None)
+    inter = w * h
+    area_a = (aa[..., 2] - aa[..., 0]) * (aa[..., 3] - aa[..., 1])
+    area_b = (bb[..., 2] - bb[..., 0]) * (bb[..., 3] - bb[..., 1])
+    union = area_a + area_b - inter
+    return np.where(union > 0, inter / np.maximum(union, 1e-9), 0.0).astype(np.float32)
+
+
+def clip(b: Box, width: int, height: int) -> Box:
+    return (
+        min(max(b[0], 0.0), float(width)),
+        min(max(b[1], 0.0), float(height)),
+        min(max(b[2], 0.0), float(width)),
+        min(max(b[3], 0.0), float(height)),
+    )
+
+
+def normalise(b: Box, width: int, height: int) -> tuple[float, float, float, float]:
+    """Box as fractions of the frame (0..1), rounded to 4 decimals, as the MQTT contract wants."""
+    c = clip(b, width, height)
+    return (
+        round(c[0] / width, 4),
+        round(c[1] / height, 4),
+        round(c[2] / width, 4),
+        round(c[3] / height, 4),
+    )
+
+
+def bottom_centre(b: Box) -> tuple[float, float]:
+    return ((b[0] + b[2]) / 2.0, b[3])
+
+
+def centre(b: Box) -> tuple[float, float]:
+    return ((b[0] + b[2]) / 2.0, (b[1] + b[3]) / 2.0)

@@ -1,0 +1,68 @@
+"""Topic names of the MQTT contract, version 1: the only module that spells them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Topics:
+    prefix: str
+    device: str
+    camera: str
+
+    @property
+    def device_root(self) -> str:
+        return f"{self.prefix}/{self.device}"
+
+    @property
+    def camera_root(self) -> str:
+        return f"{self.prefix}/{self.device}/{self.camera}"
+
+    # device level
+    @property
+    def status(self) -> str:
+        return f"{self.device_root}/status"
+
+    @property
+    def stats(self) -> str:
+        return f"{self.device_root}/stats"
+
+    def command(self, name: str) -> str:
+        return f"{self.device_root}/cmd/{name}"
+
+    @property
+    def command_filter(self) -> str:
+        return f"{self.device_root}/cmd/+"
+
+    def reply(self, name: str) -> str:
+        return f"{self.device_root}/cmd/{name}/reply"
+
+    # camera level
+    @property
+    def events(self) -> str:
+        return f"{self.camera_root}/events"
+
+    def thumbnail(self, event_id: str) -> str:
+        return f"{self.camera_root}/thumbnails/{event_id}"
+
+    @property
+    def snapshot(self) -> str:
+        return f"{self.camera_root}/snapshot"
+
+    @property
+    def motion(self) -> str:
+        return f"{self.camera_root}/motion"
+
+    @property
+    def alarm(self) -> str:
+        return f"{self.camera_root}/alarm"
+
+    @property
+    def counts(self) -> str:
+        return f"{self.camera_root}/counts"
+
+    @property
+    def health(self) -> str:
+        """Camera health alerts (frozen, covered, moved, blurred): an addition to contract v1."""
+        return f"{self.camera_root}/health"
