@@ -1,0 +1,25 @@
+"""Shared test helpers: where the real test data lives, and a skip when it is absent."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+def shared(relative: str) -> Path:
+    """A file under ../shared/data, or skip the test with the reason when it is not there."""
+    path = SHARED_DATA / relative
+    if not path.exists():
+        pytest.skip(f"test data not available: {path} (the ../shared folder beside the repo)")
+    return path
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"test data not available: {SHARED_DATA} (the ../shared folder beside the repo)")
+    return SHARED_DATA
