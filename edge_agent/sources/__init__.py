@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from edge_agent.config import CameraConfig
 from edge_agent.sources.base import Frame, Source, SourceError, small_gray
 
+if TYPE_CHECKING:
+    from edge_agent.sources.opencv import FileSource
+
 __all__ = ["Frame", "Source", "SourceError", "open_camera", "open_file", "small_gray"]
 
 
-def open_file(path: Path, motion_height: int, start: datetime | None = None) -> Source:
+def open_file(path: Path, motion_height: int, start: datetime | None = None) -> FileSource:
     from edge_agent.sources.opencv import FileSource
 
     return FileSource(path, motion_height, start=start)

@@ -1,0 +1,177 @@
+"""Sources on real video: every frame from a file, the crashing file refused, live drop/reopen."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+import types
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edge_agent.config import CameraConfig
+from edge_agent.sources import SourceError, open_camera, open_file, small_gray
+from edge_agent.sources.live import LiveSource
+from edge_agent.sources.opencv import CaptureGrabber
+from edge_agent.sources.picamera import PicameraGrabber, lores_size, y_plane
+from tests.conftest import shared
+
+CRASHER = "edge_cases/bgslibrary_demo_48x48_CRASHES_OPENCV_FFMPEG.avi"
+
+
+def test_file_source_feeds_every_frame_with_video_time() -> None:
+    video = shared("intel_car_detection/car-detection.mp4")
+    start = datetime(2026, 11, 22, 21, 10, tzinfo=UTC)
+    source = open_file(video, motion_height=120, start=start)
+    frames = list(source.frames())
+    assert len(frames) == 377
+    assert [f.index for f in frames] == list(range(377))
+    assert frames[0].wall == start
+    # 12.5 fps: frame 25 is exactly two seconds in, on both clocks
+    assert frames[25].wall == start + timedelta(seconds=2)
+    assert frames[25].mono_ns == 2_000_000_000
+    assert frames[0].image.shape == (432, 768, 3)
+    assert frames[0].gray.shape == (120, 213) and frames[0].gray.dtype == np.uint8
+
+
+def test_file_start_defaults_to_modification_time() -> None:
+    video = shared("intel_car_detection/car-detection.mp4")
+    source = open_file(video, motion_height=120)
+    assert source.start == datetime.fromtimestamp(video.stat().st_mtime, UTC)
+
+
+def test_crashing_file_is_refused_with_its_name() -> None:
+    video = shared(CRASHER)
+    with pytest.raises(SourceError) as err:
+        open_file(video, motion_height=120)
+    assert str(video) in str(err.value)
+    assert "crashes the video decoder" in str(err.value)
+
+
+def test_missing_and_non_video_files(tmp_path: Path) -> None:
+    with pytest.raises(SourceError, match="not found"):
+        open_file(tmp_path / "absent.mp4", 120)
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(b"this is not a video" * 100)
+    with pytest.raises(SourceError, match=str(junk)):
+        open_file(junk, 120)
+
+
+def test_replay_of_crashing_file_exits_cleanly(tmp_path: Path) -> None:
+    video = shared(CRASHER)
+    proc = subprocess.run(
+        [sys.executable, "-m", "edge_agent", "replay", str(video), "--out", str(tmp_path / "o")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 3
+    assert "crashes the video decoder" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_small_gray_keeps_aspect_and_height() -> None:
+    img = np.zeros((720, 1280, 3), np.uint8)
+    img[:, 640:] = 255
+    g = small_gray(img, 120)
+    assert g.shape == (120, 213)
+    assert g[:, :100].max() == 0 and g[:, 120:].min() == 255
+
+
+def test_live_source_keeps_newest_counts_drops_and_reopens() -> None:
+    """A stream that ends is reopened with backoff; a slow consumer sees drops, not a queue."""
+    video = shared("intel_car_detection/car-detection.mp4")
+    grabber = CaptureGrabber(str(video), 768, 432, 12.5, 120)
+    source = LiveSource("test", grabber, reopen_min_s=0.05, reopen_max_s=0.2, read_timeout_s=5)
+    try:
+        got = []
+        deadline = time.monotonic() + 60
+        while source.stats.reopens < 1 and time.monotonic() < deadline:
+            frame = source.next_frame(5)
+            if frame is not None:
+                got.append(frame.index)
+            time.sleep(0.02)  # a consumer slower than the decoder
+        assert source.stats.reopens >= 1
+        assert source.stats.frames_dropped > 0
+        assert got == sorted(got) and len(set(got)) == len(got)
+        assert source.stats.frames_read >= 377
+    finally:
+        source.close()
+
+
+def test_dead_camera_is_reported_not_fatal() -> None:
+    cfg = CameraConfig(
+        source="rtsp://127.0.0.1:9/none", reopen_min_s=0.05, reopen_max_s=0.1, read_timeout_s=1
+    )
+    source = open_camera(cfg, 120)
+    try:
+        assert isinstance(source, LiveSource)
+        assert source.next_frame(1.5) is None
+        assert not source.stats.connected
+        assert "cannot be opened" in source.stats.last_error
+    finally:
+        source.close()
+
+
+class FakePicamera2:
+    """Stands in for the picamera2 module on machines without a Pi camera (same calls)."""
+
+    def __init__(self) -> None:
+        self.configured: dict = {}
+
+    def create_video_configuration(self, **kw: object) -> dict:
+        return dict(kw)
+
+    def configure(self, cfg: dict) -> None:
+        self.configured = cfg
+
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+    def close(self) -> None: ...
+
+    def capture_arrays(self, names: list[str]) -> tuple[list[np.ndarray], dict]:
+        main = np.full((720, 1280, 3), 50, np.uint8)
+        w, h = self.configured["lores"]["size"]
+        stride = w + 64  # padded rows, as the ISP delivers them
+        yuv = np.zeros((h * 3 // 2, stride), np.uint8)
+        yuv[:h, :w] = 200
+        return [main, yuv], {}
+
+
+def test_picamera_grabber_slices_y_plane_by_stride(monkeypatch: pytest.MonkeyPatch) -> None:
+    module = types.ModuleType("picamera2")
+    module.Picamera2 = FakePicamera2  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "picamera2", module)
+    grabber = PicameraGrabber(1280, 720, 10, 120)
+    grabber.open()
+    got = grabber.grab()
+    assert got is not None
+    image, gray = got
+    assert image.shape == (720, 1280, 3)
+    assert gray.shape == (120, 214) and int(gray.min()) == 200
+    grabber.close()
+
+
+def test_picamera_missing_module_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "picamera2", None)
+    with pytest.raises(SourceError, match="python3-picamera2"):
+        PicameraGrabber(1280, 720, 10, 120).open()
+
+
+def test_lores_geometry() -> None:
+    assert lores_size(1280, 720, 120) == (214, 120)
+    yuv = np.arange(180 * 256, dtype=np.uint8).reshape(180, 256)
+    assert y_plane(yuv, 214, 120).shape == (120, 214)
+
+
+def test_importing_edge_agent_does_not_import_picamera2() -> None:
+    code = (
+        "import sys, edge_agent, edge_agent.cli, edge_agent.pipeline, edge_agent.sources; "
+        "import edge_agent.sources.picamera; "
+        "print('picamera2' in sys.modules)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "False"
