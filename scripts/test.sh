@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Install edge-agent with its test tools into .venv, then lint and run every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# shellcheck source=scripts/common.sh
+. scripts/common.sh
+need_apt mosquitto mosquitto shellcheck shellcheck openssl openssl systemd-analyze systemd
+ensure_venv "[dev]"
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+exec .venv/bin/python -m pytest "$@"
