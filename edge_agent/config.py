@@ -48,10 +48,11 @@ class Section(BaseModel):
 
 
 class CameraConfig(Section):
-    id: Id = "cam0"
-    # "picamera2" (the Pi camera), a file path, an rtsp:// or http:// URL, or a USB device
-    # ("/dev/video0" or "usb:0").
-    source: str = "picamera2"
+    id: Id = Field("cam0", description="camera id in topics and event ids ([a-z0-9_-])")
+    source: str = Field(
+        "picamera2",
+        description="picamera2, an rtsp:// or http:// URL, a USB device (/dev/video0, usb:0), or a file",
+    )
     width: int = Field(1280, ge=64, le=4096, description="main stream width (picamera2, USB)")
     height: int = Field(720, ge=64, le=4096, description="main stream height (picamera2, USB)")
     fps: float = Field(10.0, gt=0, le=120, description="frames per second asked of the camera")
@@ -60,13 +61,60 @@ class CameraConfig(Section):
     read_timeout_s: float = Field(10.0, gt=0, description="no frame for this long = camera gone")
 
 
+# --- pipeline -------------------------------------------------------------------------------
+
+
+class PipelineConfig(Section):
+    motion_off_delay_s: float = Field(
+        5.0, ge=0, le=600, description="publish motion OFF after this long without motion"
+    )
+
+
 # --- motion ---------------------------------------------------------------------------------
 
 
 class MotionConfig(Section):
-    height: int = Field(120, ge=48, le=480, description="rows of the small gray image")
+    height: int = Field(120, ge=48, le=480, description="rows of the small gray image motion works on")
+    threshold: int = Field(18, ge=1, le=255, description="least gray-level change of a moving pixel")
+    noise_factor: float = Field(
+        3.0, ge=0, le=20, description="raise the threshold to this many times the frame noise"
+    )
+    learning_rate: float = Field(0.05, gt=0, le=1, description="background update per frame (still areas)")
+    motion_learning_rate: float = Field(
+        0.002, ge=0, le=1, description="background update per frame where something moves"
+    )
+    absorb_frames: int = Field(
+        50, ge=2, le=250, description="a pixel moving this many frames in a row joins the background"
+    )
+    persistence: int = Field(2, ge=1, le=10, description="frames a pixel must move in a row to count")
+    min_area: float = Field(
+        0.0004, ge=0, le=1, description="least area of a motion box, as a fraction of the frame"
+    )
+    merge_gap: float = Field(
+        0.02, ge=0, le=0.5, description="motion blobs closer than this (fraction of width) are merged"
+    )
+    scene_change_fraction: float = Field(
+        0.45, gt=0, le=1, description="more of the frame than this changed at once: a scene change"
+    )
+    scene_change_brightness: float = Field(
+        25.0, gt=0, le=255, description="mean brightness jump (gray levels) that is a scene change"
+    )
+    gain_tolerance: float = Field(
+        0.01, ge=0, le=0.5, description="follow whole-picture brightness changes above this ratio"
+    )
+    relearn_frames: int = Field(5, ge=1, le=100, description="frames to re-learn after a scene change")
     # Polygons in normalised 0..1 coordinates where motion is ignored (on-screen clock, a tree).
-    masks: list[list[Point]] = Field(default_factory=list)
+    masks: list[list[Point]] = Field(default_factory=list, description="polygons where motion is ignored")
+    frozen_s: float = Field(10.0, gt=0, description="identical frames for this long: camera frozen")
+    dark_level: float = Field(12.0, ge=0, le=255, description="mean gray below this: lens covered or dark")
+    dark_s: float = Field(30.0, gt=0, description="dark for this long before it is reported")
+    blur_ratio: float = Field(
+        0.25, gt=0, le=1, description="sharpness below this share of the learned sharpness: blurred"
+    )
+    blur_s: float = Field(60.0, gt=0, description="blurred for this long before it is reported")
+    moved_px: float = Field(
+        4.0, gt=0, description="background shifted by this many small-image pixels: camera moved"
+    )
 
 
 # --- detector -------------------------------------------------------------------------------
@@ -80,34 +128,73 @@ class DetectorConfig(Section):
         description="ONNX model; a bare name is looked up in the shipped models folder",
     )
     sha256: str | None = Field(
-        None, description="expected sha256 of the model file; default: the shipped model's"
+        None, description="expected sha256 of the model file; default: from the models' SHA256SUMS"
     )
-    input_size: int = Field(416, ge=128, le=1024, multiple_of=32)
-    threads: int = Field(1, ge=1, le=8)
-    mode: Literal["crops", "full"] = "crops"
-    labels: list[str] = Field(default_factory=lambda: list(DEFAULT_LABELS))
-    min_score: float = Field(0.45, ge=0.0, le=1.0)
-    label_min_score: dict[str, Annotated[float, Field(ge=0.0, le=1.0)]] = Field(default_factory=dict)
-    max_inferences_per_s: float = Field(8.0, gt=0)
+    input_size: int = Field(416, ge=128, le=1024, multiple_of=32, description="full-frame model input")
+    crop_size: int = Field(320, ge=128, le=1024, multiple_of=32, description="model input for crops")
+    threads: int = Field(1, ge=1, le=8, description="onnxruntime threads")
+    mode: Literal["crops", "full"] = Field("crops", description="crops around motion, or whole frame")
+    labels: list[str] = Field(default_factory=lambda: list(DEFAULT_LABELS), description="labels kept")
+    min_score: float = Field(0.45, ge=0.0, le=1.0, description="least score of a detection")
+    label_min_score: dict[str, Annotated[float, Field(ge=0.0, le=1.0)]] = Field(
+        default_factory=dict, description="per-label least score, e.g. {motorcycle = 0.4}"
+    )
+    min_box_px: float = Field(8.0, ge=0, description="least box side in frame pixels")
+    nms_iou: float = Field(0.5, gt=0.0, le=1.0, description="overlap above which boxes are merged")
+    crop_min_side: int = Field(256, ge=64, le=4096, description="least crop side in frame pixels")
+    crop_padding: float = Field(0.25, ge=0.0, le=2.0, description="padding around what a crop covers")
+    crop_merge_overlap: float = Field(0.3, ge=0.0, le=1.0, description="merge crops overlapping this much")
+    max_crops: int = Field(4, ge=1, le=16, description="more crops than this: one full-frame pass")
+    full_frame_area: float = Field(
+        0.6, gt=0.0, le=2.0, description="crops covering this fraction of the frame: one full pass"
+    )
+    sweep_interval_s: float = Field(
+        60.0, ge=0, description="full-frame pass this often for things that stopped (0: never)"
+    )
+    max_inferences_per_s: float = Field(8.0, gt=0, description="cap on model runs per second")
 
 
 # --- tracker and events -------------------------------------------------------------------
 
 
 class TrackerConfig(Section):
-    iou_match: float = Field(0.2, gt=0.0, le=1.0, description="least overlap to match a track")
+    iou_match: float = Field(0.15, gt=0.0, le=1.0, description="least overlap to match a track")
     confirm_hits: int = Field(3, ge=1, le=30, description="detections before a track is real")
-    max_unseen_s: float = Field(2.0, gt=0, description="a track unseen this long has ended")
+    tentative_max_unseen_s: float = Field(
+        0.6, gt=0, description="an unconfirmed track unseen this long is dropped silently"
+    )
+    max_unseen_s: float = Field(2.5, gt=0, description="a moving track unseen this long has ended")
+    stationary_after_s: float = Field(
+        8.0, gt=0, description="a track that moved less than stationary_move for this long is parked"
+    )
+    stationary_move: float = Field(
+        0.25, gt=0, le=5, description="movement, in box heights, below which a track is not moving"
+    )
+    stationary_max_unseen_s: float = Field(
+        900.0, gt=0, description="a parked track unseen this long (by sweeps) has ended"
+    )
+    velocity_smoothing: float = Field(0.5, gt=0, le=1, description="weight of the newest velocity")
+    rider_overlap: float = Field(
+        0.4, gt=0, le=1, description="share of a person box on a bike/motorbike that makes a rider"
+    )
 
 
 class EventsConfig(Section):
-    min_update_interval_s: float = Field(2.0, ge=0, description="least time between updates")
+    min_update_interval_s: float = Field(3.0, ge=0, description="least time between updates of a track")
+    better_thumbnail: float = Field(
+        1.5, ge=1.0, description="an update is sent when the thumbnail quality grows by this factor"
+    )
+    snapshot_on_event: bool = Field(True, description="publish the annotated full frame on each start")
+    path_points: int = Field(8, ge=2, le=64, description="points in the path of an end event")
+    counts_interval_s: float = Field(300.0, ge=10, description="publish line counts this often")
 
 
 class ThumbnailConfig(Section):
-    min_side: int = Field(240, ge=64, le=2048)
-    jpeg_quality: int = Field(85, ge=30, le=100)
+    min_side: int = Field(240, ge=64, le=2048, description="least side of a thumbnail crop, pixels")
+    jpeg_quality: int = Field(85, ge=30, le=100, description="JPEG quality of thumbnails")
+    snapshot_quality: int = Field(75, ge=30, le=100, description="JPEG quality of snapshots")
     margin: float = Field(0.25, ge=0.0, le=2.0, description="crop margin around the box")
+    edge_px: float = Field(4.0, ge=0, description="a box this near the frame edge is cut off")
 
 
 class ZoneConfig(Section):
@@ -186,8 +273,9 @@ class Settings(BaseSettings):
         description="this pole's id (default: the Pi's serial number)",
     )
     state_dir: Path = Field(Path("/var/lib/edge-agent"), description="outbox and sequence numbers")
-    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="journal verbosity")
     camera: CameraConfig = Field(default_factory=CameraConfig)
+    pipeline: PipelineConfig = Field(default_factory=PipelineConfig)
     motion: MotionConfig = Field(default_factory=MotionConfig)
     detector: DetectorConfig = Field(default_factory=DetectorConfig)
     tracker: TrackerConfig = Field(default_factory=TrackerConfig)

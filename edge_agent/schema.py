@@ -77,3 +77,37 @@ class Event(Strict):
 
     def to_json(self) -> bytes:
         return self.model_dump_json(by_alias=True).encode()
+
+
+class Alarm(Strict):
+    schema_: Literal["edge-agent/alarm/1"] = Field("edge-agent/alarm/1", alias="schema")
+    rule: str
+    event: str
+    device: str
+    camera: str
+    zone: str
+    label: str
+    time: datetime
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    @field_serializer("time")
+    def _ser_time(self, v: datetime) -> str:
+        return iso_ms(v)
+
+
+class Counts(Strict):
+    """Line crossings per line, label and direction during [start, end)."""
+
+    schema_: Literal["edge-agent/counts/1"] = Field("edge-agent/counts/1", alias="schema")
+    device: str
+    camera: str
+    start: datetime
+    end: datetime
+    lines: dict[str, dict[str, dict[Literal["A>B", "B>A"], int]]]
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    @field_serializer("start", "end")
+    def _ser_time(self, v: datetime) -> str:
+        return iso_ms(v)

@@ -1,0 +1,97 @@
+"""Camera health from the motion stage's small images: frozen, covered/dark, moved, blurred.
+
+Each condition is reported once when it starts (active=True) and once when it clears
+(active=False), for the technicians; never every frame.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from edge_agent.config import MotionConfig
+from edge_agent.sources.base import Frame
+
+SHARPNESS_LEARN_RATE = 0.01
+PHASE_RESPONSE_MIN = 0.2
+
+
+@dataclass(frozen=True, slots=True)
+class CameraAlert:
+    kind: str  # frozen | covered | moved | blurred
+    active: bool
+    detail: str
+
+
+class _Condition:
+    """A condition that must hold for `hold_ns` before it is reported, and is reported once."""
+
+    def __init__(self, kind: str, hold_s: float) -> None:
+        self.kind = kind
+        self.hold_ns = int(hold_s * 1e9)
+        self.since: int | None = None
+        self.active = False
+
+    def update(self, now_ns: int, holds: bool, detail: str) -> list[CameraAlert]:
+        if holds:
+            if self.since is None:
+                self.since = now_ns
+            if not self.active and now_ns - self.since >= self.hold_ns:
+                self.active = True
+                return [CameraAlert(self.kind, True, detail)]
+            return []
+        self.since = None
+        if self.active:
+            self.active = False
+            return [CameraAlert(self.kind, False, f"{self.kind} cleared")]
+        return []
+
+
+class CameraHealth:
+    def __init__(self, cfg: MotionConfig) -> None:
+        self.cfg = cfg
+        self.frozen = _Condition("frozen", cfg.frozen_s)
+        self.covered = _Condition("covered", cfg.dark_s)
+        self.blurred = _Condition("blurred", cfg.blur_s)
+        self.moved = False
+        self._prev: np.ndarray | None = None
+        self._sharpness: float | None = None
+
+    def update(self, frame: Frame, gray: np.ndarray, background: np.ndarray) -> list[CameraAlert]:
+        now = frame.mono_ns
+        alerts: list[CameraAlert] = []
+        same = self._prev is not None and self._prev.shape == gray.shape and not np.any(self._prev != gray)
+        self._prev = gray.copy()
+        alerts += self.frozen.update(now, same, f"the picture has not changed for {self.cfg.frozen_s:.0f} s")
+        mean = float(gray.mean())
+        alerts += self.covered.update(
+            now,
+            mean < self.cfg.dark_level,
+            f"the picture is dark (mean {mean:.0f}): lens covered or no light",
+        )
+        sharp = float(cv2.Laplacian(gray, cv2.CV_32F).var())
+        if self._sharpness is None:
+            self._sharpness = sharp
+        blurred = mean >= self.cfg.dark_level and sharp < self.cfg.blur_ratio * self._sharpness
+        if not blurred:  # learn the scene's usual sharpness only from sharp frames
+            self._sharpness += SHARPNESS_LEARN_RATE * (sharp - self._sharpness)
+        alerts += self.blurred.update(
+            now, blurred, f"the picture is blurred (sharpness {sharp:.0f} of usual {self._sharpness:.0f})"
+        )
+        return alerts
+
+    def scene_changed(self, gray: np.ndarray, old_background: np.ndarray) -> list[CameraAlert]:
+        """After a sudden whole-scene change: did the view shift (camera moved or bumped)?"""
+        a = cv2.equalizeHist(cv2.convertScaleAbs(old_background)).astype(np.float32)
+        b = cv2.equalizeHist(gray).astype(np.float32)
+        (dx, dy), response = cv2.phaseCorrelate(a, b)
+        shifted = response >= PHASE_RESPONSE_MIN and float(np.hypot(dx, dy)) >= self.cfg.moved_px
+        if shifted and not self.moved:
+            self.moved = True
+            return [CameraAlert("moved", True, f"the view shifted by ({dx:.0f}, {dy:.0f}) px: camera moved")]
+        if not shifted and self.moved and response >= PHASE_RESPONSE_MIN:
+            self.moved = False
+            return [CameraAlert("moved", False, "moved cleared")]
+        return []

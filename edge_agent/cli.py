@@ -1,0 +1,188 @@
+"""`edge-agent run | replay | check-config | demo | --version`.
+
+Every error a user can cause ends here as one clear message and an exit status:
+2 bad configuration, 3 camera or video, 4 model, 5 state directory (disk, permissions).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from edge_agent import __version__, config
+
+EXIT_CONFIG = 2
+EXIT_SOURCE = 3
+EXIT_MODEL = 4
+EXIT_STATE = 5
+
+log = logging.getLogger("edge_agent")
+
+
+class UserError(Exception):
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="edge-agent", description=__doc__.splitlines()[0])
+    p.add_argument("--version", action="version", version=f"edge-agent {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run on the configured camera and publish to the broker")
+    run.add_argument("--config", type=Path, default=config.DEFAULT_CONFIG_PATH, help="TOML config file")
+
+    rep = sub.add_parser("replay", help="run the pipeline on a video file, as fast as it can")
+    rep.add_argument("video", type=Path)
+    rep.add_argument("--out", type=Path, required=True, help="folder for events.jsonl, thumbnails, summary")
+    rep.add_argument("--config", type=Path, default=None, help="TOML config file (default: defaults)")
+    rep.add_argument(
+        "--start",
+        default=None,
+        help="wall-clock time of the first frame, ISO 8601 (default: the file's modification time)",
+    )
+    rep.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    chk = sub.add_parser("check-config", help="validate a config file and print the effective config")
+    chk.add_argument("file", type=Path, nargs="?", default=None)
+    chk.add_argument("--config", type=Path, default=None, help=argparse.SUPPRESS)
+
+    demo = sub.add_parser("demo", help="replay the bundled clip through a local mosquitto, printing events")
+    demo.add_argument("--out", type=Path, default=Path("demo-output"))
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    handlers: dict[str, Callable[[argparse.Namespace], int]] = {
+        "check-config": cmd_check_config,
+        "replay": cmd_replay,
+        "run": cmd_run,
+        "demo": cmd_demo,
+    }
+    try:
+        return handlers[args.command](args)
+    except config.ConfigError as exc:
+        print(f"edge-agent: bad configuration in {exc.source}:", file=sys.stderr)
+        for line in exc.problems:
+            print(f"  {line}", file=sys.stderr)
+        return EXIT_CONFIG
+    except UserError as exc:
+        print(f"edge-agent: {exc}", file=sys.stderr)
+        return exc.status
+    except KeyboardInterrupt:
+        return 130
+
+
+def _errors() -> dict[type[BaseException], int]:
+    """The user-caused error types of the stages, with the exit status each gets."""
+    from edge_agent.detector import ModelError
+    from edge_agent.sources import SourceError
+
+    return {SourceError: EXIT_SOURCE, ModelError: EXIT_MODEL}
+
+
+def _guard(fn: Callable[[], Any]) -> Any:
+    errors = _errors()
+    try:
+        return fn()
+    except tuple(errors) as exc:
+        raise UserError(str(exc), errors[type(exc)]) from None
+    except OSError as exc:
+        raise UserError(
+            f"{exc.strerror or exc}: {exc.filename or ''} (check disk space and permissions)", EXIT_STATE
+        ) from None
+
+
+# --- check-config -------------------------------------------------------------------------
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    path = args.file or args.config or config.DEFAULT_CONFIG_PATH
+    settings = config.load(path)
+    print(f"# {path}: valid")
+    print(json.dumps(config.effective(settings), indent=2))
+    return 0
+
+
+# --- replay -------------------------------------------------------------------------------
+
+
+def _start_time(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        t = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise UserError(
+            f"--start {text!r} is not an ISO 8601 time (e.g. 2026-11-22T21:10:00Z)", EXIT_CONFIG
+        ) from None
+    return t if t.tzinfo else t.astimezone()
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from edge_agent.progress import Progress
+    from edge_agent.replay import replay
+
+    settings = config.load(args.config)
+    start = _start_time(args.start)
+    progress: Progress | None = None
+
+    def on_start(total: int) -> None:
+        nonlocal progress
+        if not args.no_progress:
+            progress = Progress(total)
+
+    def on_frame(done: int, events: int) -> None:
+        if progress is not None:
+            progress.update(done, f"{events} events")
+
+    result = _guard(lambda: replay(settings, args.video, args.out, start, on_start, on_frame))
+    if progress is not None:
+        progress.close(f"{result.events} events")
+    print(
+        f"{result.frames} frames, {result.events} events ({result.event_messages} messages) "
+        f"-> {args.out}/events.jsonl, {args.out}/thumbnails/, {args.out}/summary.png"
+    )
+    if result.undelivered:
+        print(
+            f"warning: {result.undelivered} messages still in the outbox (broker unreachable); "
+            "they are kept and sent by the next run",
+            file=sys.stderr,
+        )
+    return 0
+
+
+# --- run ----------------------------------------------------------------------------------
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from edge_agent.service import run_service
+
+    settings = config.load(args.config)
+    logging.getLogger().setLevel(settings.log_level.upper())
+    return _guard(lambda: run_service(settings, args.config))
+
+
+# --- demo ---------------------------------------------------------------------------------
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from edge_agent.demo import run_demo
+
+    return _guard(lambda: run_demo(args.out))
+
+
+def install_sigterm(handler: Callable[[], None]) -> None:
+    """SIGTERM (systemctl stop) and SIGINT end the loop cleanly: tracks ended, outbox flushed."""
+    signal.signal(signal.SIGTERM, lambda *_: handler())
+    signal.signal(signal.SIGINT, lambda *_: handler())

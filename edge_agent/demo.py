@@ -1,0 +1,148 @@
+"""`edge-agent demo`: the bundled clip through a real mosquitto, printing each event as it arrives.
+
+When `mosquitto` is installed, a private broker is started on a free loopback port (its own
+config, anonymous, loopback only) and stopped afterwards; a subscriber prints every event it
+receives. Without mosquitto, the demo says so and writes the replay folder only.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+
+from edge_agent import config
+from edge_agent.replay import replay
+
+DEMO_DEVICE = "demo"
+WAIT_FOR_BROKER_S = 10.0
+WAIT_FOR_EVENTS_S = 15.0
+
+
+def demo_clip() -> Path:
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "demo" / "car-detection.mp4", here.parent / "demo" / "car-detection.mp4"):
+        if candidate.is_file():
+            return candidate
+    raise FileNotFoundError("the demo clip demo/car-detection.mp4 is missing from this install")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class LocalBroker:
+    """A throw-away mosquitto on 127.0.0.1 for the demo."""
+
+    def __init__(self, binary: str) -> None:
+        self.port = free_port()
+        self._dir = tempfile.TemporaryDirectory(prefix="edge-agent-demo-")
+        conf = Path(self._dir.name) / "mosquitto.conf"
+        conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
+        self._proc = subprocess.Popen(
+            [binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        deadline = time.monotonic() + WAIT_FOR_BROKER_S
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"mosquitto did not start on port {self.port}")
+
+    def stop(self) -> None:
+        self._proc.terminate()
+        try:
+            self._proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+        self._dir.cleanup()
+
+
+class Printer:
+    """Subscribes to the demo device's events and thumbnails and prints each as it arrives."""
+
+    def __init__(self, port: int, prefix: str) -> None:
+        self.events: list[dict] = []
+        self.thumbnails: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="edge-agent-demo-viewer")
+        self._client.on_message = self._on_message
+        self._client.connect("127.0.0.1", port)
+        self._client.subscribe(f"{prefix}/{DEMO_DEVICE}/+/events", qos=1)
+        self._client.subscribe(f"{prefix}/{DEMO_DEVICE}/+/thumbnails/+", qos=1)
+        self._client.loop_start()
+
+    def _on_message(self, _c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
+        with self._lock:
+            if "/thumbnails/" in msg.topic:
+                self.thumbnails[msg.topic.rsplit("/", 1)[-1]] = len(msg.payload)
+                return
+            event = json.loads(msg.payload)
+            self.events.append(event)
+        thumb = self.thumbnails.get(event["id"])
+        extra = f"thumbnail {thumb / 1024:.0f} kB" if thumb and event["type"] == "start" else ""
+        if event["type"] == "end":
+            extra = f"{event.get('duration_s') or 0:.1f} s, top score {event.get('top_score') or 0:.2f}"
+        print(
+            f"  [mqtt] {event['start'][11:23]} {event['type']:<6} {event['label']:<10} "
+            f"score {event['score']:.2f}  {event['id']}  {extra}",
+            flush=True,
+        )
+
+    def stop(self) -> None:
+        self._client.loop_stop()
+        self._client.disconnect()
+
+
+def run_demo(out: Path) -> int:
+    clip = demo_clip()
+    binary = shutil.which("mosquitto") or next(
+        (p for p in ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto") if Path(p).exists()), None
+    )
+    broker: LocalBroker | None = None
+    printer: Printer | None = None
+    overrides: dict[str, object] = {"device_id": DEMO_DEVICE, "state_dir": str(out / "state")}
+    if binary:
+        broker = LocalBroker(binary)
+        overrides["mqtt"] = {"url": f"mqtt://127.0.0.1:{broker.port}"}
+        print(f"demo: mosquitto started on 127.0.0.1:{broker.port}; events as they arrive:")
+    else:
+        print(
+            "demo: mosquitto is not installed (sudo apt install mosquitto), so nothing is published; "
+            f"the events are written to {out}/ only"
+        )
+    settings = config.load(None, overrides=overrides)
+    try:
+        if broker is not None:
+            printer = Printer(broker.port, settings.mqtt.prefix)
+        result = replay(settings, clip, out)
+        if printer is not None:
+            deadline = time.monotonic() + WAIT_FOR_EVENTS_S
+            while len(printer.events) < result.event_messages and time.monotonic() < deadline:
+                time.sleep(0.1)
+            print(
+                f"demo: {len(printer.events)} of {result.event_messages} event messages arrived "
+                f"through the broker, {len(printer.thumbnails)} thumbnails"
+            )
+    finally:
+        if printer is not None:
+            printer.stop()
+        if broker is not None:
+            broker.stop()
+    print(f"demo: {result.events} events from {result.frames} frames of {clip.name}")
+    print(f"demo: look at {out}/summary.png (contact sheet), {out}/events.jsonl and {out}/thumbnails/")
+    sys.stdout.flush()
+    return 0

@@ -1,0 +1,160 @@
+"""The detector stage: NanoDet-g on crops around motion and live tracks (or the whole frame).
+
+`detect(frame, motion_boxes, track_boxes)` decides whether and where to look this frame: not at
+all when nothing moves and no track lives, or when the inferences-per-second cap is spent (the
+tracker predicts then); on square crops around what moves; on the whole frame in "full" mode,
+when the crops would cover most of it, and as a periodic sweep for things that stopped moving.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edge_agent.config import DetectorConfig
+from edge_agent.crops import Crop, plan
+from edge_agent.geometry import Box
+from edge_agent.nanodet import ModelError, NanoDet, nms, sha256_of
+from edge_agent.sources.base import Frame
+
+__all__ = ["Detection", "Detector", "ModelError"]
+
+PACKAGE_MODELS = Path(__file__).resolve().parent / "models"
+REPO_MODELS = Path(__file__).resolve().parents[1] / "models"
+
+
+@dataclass(frozen=True, slots=True)
+class Detection:
+    box: Box
+    label: str
+    score: float
+
+
+def models_dir() -> Path:
+    """The shipped models: inside the installed package, else the source tree's `models/`."""
+    return PACKAGE_MODELS if PACKAGE_MODELS.is_dir() else REPO_MODELS
+
+
+def resolve_model(model: Path) -> Path:
+    if model.is_absolute() or model.parent != Path("."):
+        return model
+    return models_dir() / model
+
+
+def shipped_sha256(path: Path) -> str | None:
+    """The sha256 that `SHA256SUMS` beside the model lists for it, if any."""
+    sums = path.parent / "SHA256SUMS"
+    if not sums.is_file():
+        return None
+    for line in sums.read_text().splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[1].lstrip("*") == path.name:
+            return parts[0]
+    return None
+
+
+def read_labels(directory: Path) -> list[str]:
+    path = directory / "labels.txt"
+    if not path.is_file():
+        raise ModelError(f"label list not found: {path} (reinstall edge-agent)")
+    return [line.strip() for line in path.read_text().splitlines() if line.strip()]
+
+
+class Detector:
+    def __init__(self, cfg: DetectorConfig) -> None:
+        self.cfg = cfg
+        path = resolve_model(cfg.model)
+        expected = cfg.sha256 or shipped_sha256(path)
+        self.net = NanoDet(path, cfg.threads, expected)
+        names = read_labels(path.parent if (path.parent / "labels.txt").is_file() else models_dir())
+        unknown = [label for label in cfg.labels if label not in names]
+        if unknown:
+            raise ModelError(f"detector.labels: {unknown} are not labels of {path.name}")
+        self.names = names
+        self.class_ids = np.array([names.index(label) for label in cfg.labels], np.int64)
+        self.min_score = {label: cfg.label_min_score.get(label, cfg.min_score) for label in cfg.labels}
+        self.floor = min(self.min_score.values())
+        digest = expected or sha256_of(path)
+        self.model_id = f"{path.stem}-{cfg.input_size}@{digest[:8]}"
+        self.inferences = 0
+        self.inference_ms_total = 0.0
+        self.last_inference_ms = 0.0
+        self._tokens = cfg.max_inferences_per_s
+        self._last_ns: int | None = None
+        self._last_sweep_ns: int | None = None
+
+    # -- deciding -------------------------------------------------------------------------
+
+    def _refill(self, now_ns: int) -> None:
+        if self._last_ns is not None:
+            rate = self.cfg.max_inferences_per_s
+            self._tokens = min(rate, self._tokens + (now_ns - self._last_ns) / 1e9 * rate)
+        self._last_ns = now_ns
+
+    def _sweep_due(self, now_ns: int) -> bool:
+        interval = self.cfg.sweep_interval_s
+        if interval <= 0:
+            return False
+        return self._last_sweep_ns is None or now_ns - self._last_sweep_ns >= interval * 1e9
+
+    def detect(
+        self, frame: Frame, motion_boxes: Sequence[Box], track_boxes: Sequence[Box]
+    ) -> list[Detection] | None:
+        """Detections in frame pixels, or None when the detector did not run this frame."""
+        self._refill(frame.mono_ns)
+        sweep = self._sweep_due(frame.mono_ns)
+        if not (motion_boxes or track_boxes or sweep) or self._tokens < 1.0:
+            return None
+        crops: list[Crop] | None = None
+        if self.cfg.mode == "crops" and not sweep:
+            crops = plan(
+                [*motion_boxes, *track_boxes],
+                frame.width,
+                frame.height,
+                padding=self.cfg.crop_padding,
+                min_side=self.cfg.crop_min_side,
+                merge_overlap=self.cfg.crop_merge_overlap,
+                max_crops=self.cfg.max_crops,
+                full_frame_area=self.cfg.full_frame_area,
+            )
+        if crops is None:
+            self._last_sweep_ns = frame.mono_ns
+            return self._run(frame.image, [(0, 0, frame.width, frame.height)], self.cfg.input_size)
+        return self._run(frame.image, crops, self.cfg.crop_size)
+
+    # -- running --------------------------------------------------------------------------
+
+    def _run(self, image: np.ndarray, crops: Sequence[Crop], size: int) -> list[Detection]:
+        all_boxes, all_scores, all_classes = [], [], []
+        for x1, y1, x2, y2 in crops:
+            t0 = time.perf_counter()
+            boxes, scores, classes = self.net.infer(
+                image[y1:y2, x1:x2], size, self.floor, self.class_ids, self.cfg.nms_iou
+            )
+            self.last_inference_ms = (time.perf_counter() - t0) * 1000
+            self.inference_ms_total += self.last_inference_ms
+            self.inferences += 1
+            self._tokens -= 1.0
+            all_boxes.append(boxes + np.array([x1, y1, x1, y1], np.float32))
+            all_scores.append(scores)
+            all_classes.append(classes)
+        boxes = np.concatenate(all_boxes)
+        scores = np.concatenate(all_scores)
+        classes = np.concatenate(all_classes)
+        if len(crops) > 1:  # the same object seen by two overlapping crops
+            keep = nms(boxes, scores, classes, self.cfg.nms_iou)
+            boxes, scores, classes = boxes[keep], scores[keep], classes[keep]
+        out = []
+        for box, score, cls in zip(boxes, scores, classes, strict=True):
+            label = self.names[int(cls)]
+            w, h = box[2] - box[0], box[3] - box[1]
+            if score < self.min_score[label] or min(w, h) < self.cfg.min_box_px:
+                continue
+            out.append(
+                Detection((float(box[0]), float(box[1]), float(box[2]), float(box[3])), label, float(score))
+            )
+        return out

@@ -1,0 +1,231 @@
+"""The event stage: tracks become one event per object pass — start, a few updates, end.
+
+`start` once a track is confirmed (its thumbnail first, then the event, then a snapshot);
+`update` only when something significant changed (a clearly better thumbnail, a zone entered or
+left, a line crossed, parked ↔ moving), at most every `min_update_interval_s`; `end` when the
+track is gone, with duration, top score, the zones visited, the lines crossed and a short path.
+Every event message takes the device's next `seq`; the event id is fixed at the start.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from edge_agent import clock
+from edge_agent.alarms import fired
+from edge_agent.config import Settings
+from edge_agent.counts import LineCounts
+from edge_agent.geometry import bottom_centre, normalise
+from edge_agent.message import Kind, Message
+from edge_agent.schema import Alarm, ClockState, Crossing, Event, ThumbnailRef
+from edge_agent.seqstore import SeqStore
+from edge_agent.sources.base import Frame
+from edge_agent.thumbnails import Jpeg, ThumbnailPicker, snapshot
+from edge_agent.topics import Topics
+from edge_agent.tracker import Track, TrackerOutput
+from edge_agent.zones import Zones
+
+SCHEMA_PROPS = {"schema": "edge-agent/event/1"}
+
+
+@dataclass
+class EventState:
+    id: str
+    track: Track
+    thumbnail: ThumbnailRef | None = None
+    thumb_quality: float = 0.0
+    last_sent_ns: int = 0
+    pending: set[str] = field(default_factory=set)  # reasons for an update not yet sent
+    zones: set[str] = field(default_factory=set)
+    visited: list[str] = field(default_factory=list)
+    crossings: list[Crossing] = field(default_factory=list)
+    path: list[tuple[int, float, float]] = field(default_factory=list)  # mono_ns, x, y (0..1)
+    stationary: bool = False
+
+
+class EventBuilder:
+    def __init__(
+        self,
+        settings: Settings,
+        topics: Topics,
+        model_id: str,
+        seq: SeqStore | None = None,
+        synced: Callable[[], bool] = clock.synced,
+    ) -> None:
+        self.cfg = settings.events
+        self.settings = settings
+        self.topics = topics
+        self.model_id = model_id
+        self.seq = seq or SeqStore(settings.state_dir / "seq")
+        self.synced = synced
+        self.picker = ThumbnailPicker(settings.thumbnails)
+        self.zones = Zones(settings.zones, settings.lines)
+        self.counts = LineCounts(settings.events.counts_interval_s, [ln.name for ln in settings.lines])
+        self.states: dict[int, EventState] = {}
+        self._synced_cache: tuple[float, bool] = (0.0, False)
+
+    # -- per frame -------------------------------------------------------------------------
+
+    def process(self, frame: Frame, tracked: TrackerOutput) -> list[Message]:
+        out: list[Message] = []
+        for t in tracked.active:
+            out += self._observe(frame, t)
+        for t in tracked.ended:
+            out += self._end(frame, t)
+        out += self.counts.maybe_publish(frame, self.topics, self.settings.device_id)
+        return out
+
+    def flush(self, frame: Frame) -> list[Message]:
+        """End every event still open (end of a file, shutdown)."""
+        out: list[Message] = []
+        for state in list(self.states.values()):
+            out += self._end(frame, state.track)
+        out += self.counts.maybe_publish(frame, self.topics, self.settings.device_id, force=True)
+        return out
+
+    def snapshot(self, frame: Frame) -> Message:
+        boxes = [(s.track.box, f"{s.track.label} {s.track.score:.2f}") for s in self.states.values()]
+        jpeg = snapshot(frame.image, boxes, frame.wall, self.settings.thumbnails.snapshot_quality)
+        return Message(self.topics.snapshot, jpeg.data, Kind.SNAPSHOT, retain=True, content_type="image/jpeg")
+
+    # -- one track -------------------------------------------------------------------------
+
+    def _observe(self, frame: Frame, t: Track) -> list[Message]:
+        out: list[Message] = []
+        if t.seen_this_frame:
+            self.picker.offer(t.id, frame.image, t.box, t.score, frame.wall)
+        state = self.states.get(t.id)
+        if state is None:
+            state = EventState(id="", track=t, stationary=t.stationary)
+            self.states[t.id] = state
+            self._zones_changed(frame, state, t)
+            out += self._send(frame, state, "start")
+            if self.cfg.snapshot_on_event:
+                out.append(self.snapshot(frame))
+            out += self._alarms(frame, state, t, state.zones)
+            return out
+        state.track = t
+        entered = self._zones_changed(frame, state, t)
+        out += self._alarms(frame, state, t, entered)
+        if t.stationary != state.stationary:
+            state.stationary = t.stationary
+            state.pending.add("stationary")
+        best = self.picker.best.get(t.id)
+        if best is not None and best.quality >= self.cfg.better_thumbnail * max(state.thumb_quality, 1e-6):
+            state.pending.add("thumbnail")
+        if state.pending and frame.mono_ns - state.last_sent_ns >= self.cfg.min_update_interval_s * 1e9:
+            out += self._send(frame, state, "update")
+        return out
+
+    def _zones_changed(self, frame: Frame, state: EventState, t: Track) -> set[str]:
+        """Update zones, crossings and path from the track's bottom centre; the zones entered."""
+        x, y = bottom_centre(t.box)
+        p = (x / frame.width, y / frame.height)
+        if state.path and t.seen_this_frame:
+            for line, direction in self.zones.crossings(state.path[-1][1:], p):
+                state.crossings.append(Crossing(line=line, direction=direction, at=frame.wall))  # type: ignore[arg-type]
+                self.counts.add(line, t.label, direction)
+                state.pending.add("crossing")
+        if t.seen_this_frame or not state.path:
+            state.path.append((frame.mono_ns, round(p[0], 4), round(p[1], 4)))
+        now = self.zones.membership(p)
+        entered = now - state.zones
+        if now != state.zones:
+            state.pending.add("zones")
+        state.visited += [z for z in sorted(entered) if z not in state.visited]
+        state.zones = now
+        return entered
+
+    def _alarms(self, frame: Frame, state: EventState, t: Track, entered: set[str]) -> list[Message]:
+        out = []
+        for zone in sorted(entered):
+            for rule in fired(self.settings.alarms, zone, t.label, frame.wall):
+                body = Alarm(
+                    rule=rule.name,
+                    event=state.id,
+                    device=self.settings.device_id,
+                    camera=self.topics.camera,
+                    zone=zone,
+                    label=t.label,
+                    time=frame.wall,
+                )
+                out.append(
+                    Message(self.topics.alarm, body.model_dump_json(by_alias=True).encode(), Kind.ALARM)
+                )
+        return out
+
+    def _end(self, frame: Frame, t: Track) -> list[Message]:
+        state = self.states.get(t.id)
+        if state is None:
+            return []
+        state.track = t
+        out = self._send(frame, state, "end")
+        del self.states[t.id]
+        self.picker.forget(t.id)
+        return out
+
+    # -- messages --------------------------------------------------------------------------
+
+    def _clock_synced(self) -> bool:
+        checked, value = self._synced_cache
+        now = time.monotonic()
+        if now - checked > 10.0:
+            value = self.synced()
+            self._synced_cache = (now, value)
+        return value
+
+    def _send(self, frame: Frame, state: EventState, kind: str) -> list[Message]:
+        t = state.track
+        seq = self.seq.next()
+        if kind == "start":
+            state.id = f"{self.settings.device_id}-{self.topics.camera}-{seq:06d}"
+        out: list[Message] = []
+        best = self.picker.best.get(t.id)
+        if best is not None and best.quality > state.thumb_quality:
+            jpeg = self.picker.jpeg(t.id)
+            assert jpeg is not None
+            out.append(self._thumbnail(state, jpeg))
+            state.thumb_quality = best.quality
+        end = kind == "end"
+        event = Event(
+            id=state.id,
+            seq=seq,
+            type=kind,
+            device=self.settings.device_id,
+            camera=self.topics.camera,  # type: ignore[arg-type]
+            label=t.label,
+            track=t.id,
+            start=t.first_wall,
+            end=t.last_wall if end else None,
+            score=round(t.score, 3),
+            top_score=round(t.top_score, 3),
+            box=normalise(t.box, frame.width, frame.height),
+            riders=t.riders,
+            stationary=t.stationary,
+            zones=list(state.visited) if end else sorted(state.zones),
+            crossings=state.crossings,
+            duration_s=round((t.last_seen_ns - t.first_ns) / 1e9, 2) if end else None,
+            path=self._path(state) if end else [],
+            thumbnail=state.thumbnail,
+            clock=ClockState(synced=self._clock_synced(), monotonic_ns=t.last_seen_ns),
+            model=self.model_id,
+        )
+        out.append(Message(self.topics.events, event.to_json(), Kind.EVENT, properties=SCHEMA_PROPS))
+        state.last_sent_ns = frame.mono_ns
+        state.pending.clear()
+        return out
+
+    def _thumbnail(self, state: EventState, jpeg: Jpeg) -> Message:
+        topic = self.topics.thumbnail(state.id)
+        state.thumbnail = ThumbnailRef(topic=topic, sha256=jpeg.sha256, width=jpeg.width, height=jpeg.height)
+        return Message(topic, jpeg.data, Kind.THUMBNAIL, content_type="image/jpeg")
+
+    def _path(self, state: EventState) -> list[tuple[float, float]]:
+        points = state.path
+        n = self.cfg.path_points
+        if len(points) <= n:
+            return [(x, y) for _, x, y in points]
+        step = (len(points) - 1) / (n - 1)
+        return [(points[round(i * step)][1], points[round(i * step)][2]) for i in range(n)]

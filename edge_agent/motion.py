@@ -1,0 +1,136 @@
+"""The motion stage: background subtraction on a small grayscale image.
+
+A running-average background (float32, updated quickly where the scene is still and slowly
+where something moves), an absolute difference against it with a threshold that rises with the
+frame's own noise, a persistence test (a pixel must move in `persistence` frames in a row: one
+frame of rain, an insect or a compression burst does not count), config masks, a small opening,
+and connected components merged into boxes. A sudden change of most of the frame, or of its mean
+brightness (lights, IR switch, auto-exposure), re-learns the background and is reported as a
+scene change instead of a flood of motion.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from edge_agent.camera_health import CameraAlert, CameraHealth
+from edge_agent.config import MotionConfig
+from edge_agent.crops import cluster
+from edge_agent.geometry import Box
+from edge_agent.sources.base import Frame
+
+KERNEL = cv2.getStructuringElement(cv2.MORPH_RECT, (3, 3))
+
+
+@dataclass(slots=True)
+class MotionResult:
+    boxes: list[Box]  # full-frame pixel coordinates
+    fraction: float  # share of the unmasked small image that moved
+    scene_change: bool = False
+    alerts: list[CameraAlert] = field(default_factory=list)
+
+    @property
+    def motion(self) -> bool:
+        return bool(self.boxes)
+
+
+def polygon_mask(polygons: list[list[tuple[float, float]]], width: int, height: int) -> np.ndarray:
+    """255 where motion counts, 0 inside the config's mask polygons (normalised coordinates)."""
+    mask = np.full((height, width), 255, np.uint8)
+    for poly in polygons:
+        pts = np.array([[round(x * (width - 1)), round(y * (height - 1))] for x, y in poly], np.int32)
+        cv2.fillPoly(mask, [pts], 0)
+    return mask
+
+
+class MotionDetector:
+    def __init__(self, cfg: MotionConfig, frame_width: int, frame_height: int) -> None:
+        self.cfg = cfg
+        self.frame_size = (frame_width, frame_height)
+        self.health = CameraHealth(cfg)
+        self._bg: np.ndarray | None = None
+        self._streak: np.ndarray | None = None
+        self._mask: np.ndarray | None = None
+        self._unmasked = 1
+        self._relearn = 0
+        self._prev_mean = 0.0
+
+    def _start(self, gray: np.ndarray) -> None:
+        h, w = gray.shape
+        self._bg = gray.astype(np.float32)
+        self._streak = np.zeros((h, w), np.uint8)
+        self._mask = polygon_mask(self.cfg.masks, w, h) if self.cfg.masks else None
+        self._unmasked = int(np.count_nonzero(self._mask)) if self._mask is not None else h * w
+        self._prev_mean = float(gray.mean())
+
+    def process(self, frame: Frame) -> MotionResult:
+        gray = frame.gray
+        if self._bg is None or self._bg.shape != gray.shape:
+            self._start(gray)
+        assert self._bg is not None and self._streak is not None
+        alerts = self.health.update(frame, gray, self._bg)
+        mean = float(gray.mean())
+        jump = abs(mean - self._prev_mean)
+        self._prev_mean = mean
+
+        # Exposure compensation: auto-exposure and clouds scale the whole picture; follow them
+        # in the background so that only local change counts as motion.
+        # The median ratio is robust to the moving object itself (less than half the picture).
+        sample = (slice(None, None, 2), slice(None, None, 2))
+        gain = float(np.median((gray[sample] + 1.0) / (self._bg[sample] + 1.0)))
+        if abs(gain - 1.0) > self.cfg.gain_tolerance:
+            self._bg *= gain
+        bg8 = cv2.convertScaleAbs(self._bg)
+        diff = cv2.absdiff(gray, bg8)
+        noise = float(np.median(diff)) * self.cfg.noise_factor
+        thr = max(self.cfg.threshold, noise)
+        _, moving = cv2.threshold(diff, thr, 255, cv2.THRESH_BINARY)
+        if self._mask is not None:
+            moving = cv2.bitwise_and(moving, self._mask)
+        fraction = cv2.countNonZero(moving) / self._unmasked
+
+        if jump >= self.cfg.scene_change_brightness or fraction >= self.cfg.scene_change_fraction:
+            # Lights, IR switch, auto-exposure, camera bumped: learn the new scene, report it.
+            alerts += self.health.scene_changed(gray, self._bg)
+            self._bg[:] = gray
+            self._streak[:] = 0
+            self._relearn = self.cfg.relearn_frames
+            return MotionResult([], fraction, scene_change=True, alerts=alerts)
+
+        # Persistence: count consecutive moving frames per pixel (saturating).
+        self._streak = np.where(moving > 0, np.minimum(self._streak + 1, 250), 0).astype(np.uint8)
+        persistent = np.where(self._streak >= self.cfg.persistence, 255, 0).astype(np.uint8)
+        persistent = cv2.morphologyEx(persistent, cv2.MORPH_OPEN, KERNEL)
+
+        # Background: fast where still, slow where moving (a parked car is learned in minutes).
+        still_rate = self.cfg.learning_rate if self._relearn == 0 else min(1.0, self.cfg.learning_rate * 4)
+        cv2.accumulateWeighted(gray, self._bg, still_rate, mask=cv2.bitwise_not(moving))
+        if self.cfg.motion_learning_rate > 0:
+            cv2.accumulateWeighted(gray, self._bg, self.cfg.motion_learning_rate, mask=moving)
+        # Pixels that have "moved" for many frames in a row are part of the scene now.
+        stuck = np.where(self._streak >= self.cfg.absorb_frames, 255, 0).astype(np.uint8)
+        cv2.accumulateWeighted(gray, self._bg, self.cfg.learning_rate, mask=stuck)
+        if self._relearn:
+            self._relearn -= 1
+            return MotionResult([], fraction, alerts=alerts)
+        return MotionResult(self._boxes(persistent), fraction, alerts=alerts)
+
+    def _boxes(self, fg: np.ndarray) -> list[Box]:
+        h, w = fg.shape
+        n, _, stats, _ = cv2.connectedComponentsWithStats(fg, connectivity=8)
+        if n <= 1:
+            return []
+        sx, sy = self.frame_size[0] / w, self.frame_size[1] / h
+        blobs: list[Box] = [
+            (float(x), float(y), float(x + bw), float(y + bh)) for x, y, bw, bh, _ in stats[1:]
+        ]
+        merged = cluster(blobs, gap=self.cfg.merge_gap * w)
+        min_area = self.cfg.min_area * w * h
+        return [
+            (b[0] * sx, b[1] * sy, b[2] * sx, b[3] * sy)
+            for b in merged
+            if (b[2] - b[0]) * (b[3] - b[1]) >= min_area
+        ]

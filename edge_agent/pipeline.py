@@ -1,0 +1,156 @@
+"""The data path in one screen: source → motion → detector → tracker → events → sinks.
+
+The only module that knows every stage. It runs in the caller's thread; the capture thread
+(live sources) and the MQTT thread live inside their own objects.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from edge_agent.config import Settings
+from edge_agent.detector import Detector
+from edge_agent.events import EventBuilder
+from edge_agent.message import Message
+from edge_agent.motion import MotionDetector, MotionResult
+from edge_agent.pipeline_messages import MotionSwitch, health_message
+from edge_agent.sink import Sink
+from edge_agent.sources.base import Frame, Source
+from edge_agent.topics import Topics
+from edge_agent.tracker import Tracker
+
+log = logging.getLogger(__name__)
+
+STAGES = ("motion", "detector", "tracker", "events", "publish")
+
+
+class Notifier:
+    """What the pipeline tells the service manager; the systemd one lives in notify.py."""
+
+    def ready(self) -> None: ...
+    def watchdog(self) -> None: ...
+    def status(self, text: str) -> None: ...
+
+
+@dataclass
+class PipelineStats:
+    frames_in: int = 0
+    frames_processed: int = 0
+    frames_with_motion: int = 0
+    detector_runs: int = 0
+    messages: int = 0
+    stage_cpu_ns: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STAGES, 0))
+    started_mono_ns: int = field(default_factory=time.monotonic_ns)
+
+
+class Pipeline:
+    def __init__(
+        self,
+        settings: Settings,
+        source: Source,
+        sinks: Iterable[Sink],
+        notifier: Notifier | None = None,
+        detector: Detector | None = None,
+    ) -> None:
+        self.settings = settings
+        self.source = source
+        self.sinks = list(sinks)
+        self.notifier = notifier or Notifier()
+        self.topics = Topics(settings.mqtt.prefix, settings.device_id, settings.camera.id)
+        self.detector = detector or Detector(settings.detector)
+        self.tracker = Tracker(settings.tracker)
+        self.events = EventBuilder(settings, self.topics, self.detector.model_id)
+        self.motion: MotionDetector | None = None  # built on the first frame (needs its size)
+        self.motion_switch = MotionSwitch(self.topics, settings.pipeline.motion_off_delay_s)
+        self.stats = PipelineStats()
+        self.last_frame: Frame | None = None
+        self._pending: list[Callable[[Frame], list[Message]]] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+
+    # -- one frame ---------------------------------------------------------------------------
+
+    def step(self, frame: Frame) -> list[Message]:
+        """Run every stage on one frame; return the messages it produced (already published)."""
+        cpu = self.stats.stage_cpu_ns
+        t0 = time.thread_time_ns()
+        if self.motion is None:
+            self.motion = MotionDetector(self.settings.motion, frame.width, frame.height)
+        moved: MotionResult = self.motion.process(frame)
+        t1 = time.thread_time_ns()
+        tracks = self.tracker.moving_boxes()
+        detections = self.detector.detect(frame, moved.boxes, tracks)
+        t2 = time.thread_time_ns()
+        tracked = self.tracker.update(frame, detections)
+        t3 = time.thread_time_ns()
+        out = self.events.process(frame, tracked)
+        t4 = time.thread_time_ns()
+        out += self.motion_switch.update(frame, bool(moved.boxes))
+        out += [health_message(self.topics, frame, alert) for alert in moved.alerts]
+        out += self._run_pending(frame)
+        self._publish(out)
+        cpu["motion"] += t1 - t0
+        cpu["detector"] += t2 - t1
+        cpu["tracker"] += t3 - t2
+        cpu["events"] += t4 - t3
+        cpu["publish"] += time.thread_time_ns() - t4
+        self.stats.frames_processed += 1
+        self.stats.frames_with_motion += bool(moved.boxes)
+        self.stats.detector_runs += detections is not None
+        self.last_frame = frame
+        return out
+
+    # -- the loop ----------------------------------------------------------------------------
+
+    def run(self, on_frame: Callable[[Frame], None] | None = None) -> None:
+        """Process frames until the source ends or stop() is called; then end every track."""
+        ready = False
+        for frame in self.source.frames():
+            self.stats.frames_in += 1
+            self.step(frame)
+            if not ready:
+                self.notifier.ready()
+                ready = True
+            self.notifier.watchdog()
+            if on_frame is not None:
+                on_frame(frame)
+            if self._stop.is_set():
+                break
+        self.finish()
+
+    def finish(self) -> None:
+        """End every live track (end events), as at the end of a file or on shutdown."""
+        if self.last_frame is not None:
+            self._publish(self.events.flush(self.last_frame))
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.source.close()
+
+    # -- requests from other threads (commands) ----------------------------------------------
+
+    def request(self, action: Callable[[Frame], list[Message]]) -> None:
+        """Run `action(frame)` on the pipeline thread at the next frame (e.g. a snapshot)."""
+        with self._lock:
+            self._pending.append(action)
+
+    def request_snapshot(self) -> None:
+        self.request(lambda frame: [self.events.snapshot(frame)])
+
+    def _run_pending(self, frame: Frame) -> list[Message]:
+        with self._lock:
+            pending, self._pending = self._pending, []
+        out: list[Message] = []
+        for action in pending:
+            out += action(frame)
+        return out
+
+    def _publish(self, messages: list[Message]) -> None:
+        for message in messages:
+            for sink in self.sinks:
+                sink.publish(message)
+        self.stats.messages += len(messages)
