@@ -50,6 +50,13 @@ def _parser() -> argparse.ArgumentParser:
         help="wall-clock time of the first frame, ISO 8601 (default: the file's modification time)",
     )
     rep.add_argument("--no-progress", action="store_true", help="no progress bar")
+    rep.add_argument(
+        "--drain-timeout",
+        type=float,
+        default=60.0,
+        metavar="S",
+        help="with a broker: wait this long at the end for every message to be acknowledged",
+    )
 
     chk = sub.add_parser("check-config", help="validate a config file and print the effective config")
     chk.add_argument("file", type=Path, nargs="?", default=None)
@@ -146,7 +153,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
         if progress is not None:
             progress.update(done, f"{events} events")
 
-    result = _guard(lambda: replay(settings, args.video, args.out, start, on_start, on_frame))
+    result = _guard(
+        lambda: replay(settings, args.video, args.out, start, on_start, on_frame, args.drain_timeout)
+    )
     if progress is not None:
         progress.close(f"{result.events} events")
     print(

@@ -20,7 +20,7 @@ from edge_agent.sources import open_file
 
 log = logging.getLogger(__name__)
 
-DRAIN_TIMEOUT_S = 30.0
+DRAIN_TIMEOUT_S = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +45,7 @@ def replay(
     start: datetime | None = None,
     on_start: Callable[[int], None] | None = None,
     on_frame: Callable[[int, int], None] | None = None,
+    drain_timeout_s: float = DRAIN_TIMEOUT_S,
 ) -> ReplayResult:
     settings = replay_settings(settings, out)
     source = open_file(video, settings.motion.height, start)
@@ -54,7 +55,7 @@ def replay(
     sinks: list[Sink] = [folder]
     delivery = None
     if settings.mqtt.url:
-        from edge_agent.delivery import open_delivery
+        from edge_agent.mqtt import open_delivery
 
         delivery = open_delivery(settings)
         sinks.append(delivery)
@@ -67,7 +68,7 @@ def replay(
         folder.close()
         undelivered = 0
         if delivery is not None:
-            undelivered = delivery.drain(DRAIN_TIMEOUT_S)
+            undelivered = delivery.drain(drain_timeout_s)
             delivery.close()
     return ReplayResult(
         frames=pipeline.stats.frames_processed,

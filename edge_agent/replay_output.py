@@ -27,7 +27,7 @@ class FolderSink:
         self.thumb_dir = out_dir / "thumbnails"
         self.thumb_dir.mkdir(parents=True, exist_ok=True)
         self.events_path = out_dir / "events.jsonl"
-        self._events = self.events_path.open("w", encoding="utf-8")
+        self._events = self.events_path.open("w", encoding="utf-8", buffering=1)  # a line at a time
         self.ends: list[dict] = []  # the final state of each event, for the contact sheet
         self.counts: dict[str, int] = {}
         self.starts = 0

@@ -1,0 +1,260 @@
+"""Delivery over MQTT 5 with paho-mqtt 2: the outbox drained to the broker, acks delete rows.
+
+One `Delivery` per device is the pipeline's sink. `publish()` stores the message in the outbox
+and returns at once; a delivery thread commits the outbox in batches and, while connected, hands
+the oldest unsent rows to paho (at most `max_inflight` unacknowledged). A PUBACK deletes its row;
+a PUBACK with a failure reason (e.g. 135, not authorised by the ACL) is logged, counted and the
+row deleted — it would fail again forever. paho re-sends in-flight messages after a reconnect;
+after a restart, every stored row is sent again (QoS 1: a consumer drops duplicates by `id`).
+
+Connection: `connect_async` + `loop_start`, reconnect with backoff, last will `offline`
+(retained, delayed by `will_delay_s` so that a Wi-Fi blip does not flap the status), `online`
+on every connect, TLS and username/password. A refused connection is logged once per attempt
+with the broker's reason and is never taken for a connection.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import ssl
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlparse
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from edge_agent.commands import CommandHandler, command_reply
+from edge_agent.config import Settings
+from edge_agent.message import Kind, Message
+from edge_agent.outbox import Outbox
+from edge_agent.topics import Topics
+
+log = logging.getLogger(__name__)
+
+MAX_INFLIGHT = 100
+DEFAULT_PORTS = {"mqtt": 1883, "mqtts": 8883}
+
+
+@dataclass
+class DeliveryStats:
+    handed: int = 0
+    acked: int = 0
+    rejected: dict[int, int] = field(default_factory=dict)  # PUBACK reason code → count
+    refused: int = 0  # connection attempts the broker refused
+    connects: int = 0
+
+
+def _properties(message: Message) -> Properties | None:
+    props = Properties(PacketTypes.PUBLISH)
+    props.ContentType = message.content_type
+    if message.properties:
+        props.UserProperty = list(message.properties.items())
+    return props
+
+
+def build_client(settings: Settings, topics: Topics) -> tuple[mqtt.Client, str, int]:
+    cfg = settings.mqtt
+    assert cfg.url is not None
+    url = urlparse(cfg.url)
+    host, port = url.hostname or "localhost", url.port or DEFAULT_PORTS[url.scheme]
+    client = mqtt.Client(
+        mqtt.CallbackAPIVersion.VERSION2,
+        client_id=f"edge-agent-{settings.device_id}",
+        protocol=mqtt.MQTTv5,
+    )
+    client.max_inflight_messages_set(MAX_INFLIGHT)
+    client.max_queued_messages_set(0)
+    client.reconnect_delay_set(round(max(cfg.reconnect_min_s, 1)), round(max(cfg.reconnect_max_s, 1)))
+    if cfg.username:
+        password = cfg.password.get_secret_value() if cfg.password else None
+        client.username_pw_set(cfg.username, password)
+    if url.scheme == "mqtts":
+        client.tls_set(
+            ca_certs=str(cfg.ca_file) if cfg.ca_file else None,
+            certfile=str(cfg.certfile) if cfg.certfile else None,
+            keyfile=str(cfg.keyfile) if cfg.keyfile else None,
+            cert_reqs=ssl.CERT_REQUIRED,
+        )
+    will = Properties(PacketTypes.WILLMESSAGE)
+    will.WillDelayInterval = cfg.will_delay_s
+    will.ContentType = "text/plain"
+    client.will_set(topics.status, b"offline", qos=1, retain=True, properties=will)
+    return client, host, port
+
+
+class Delivery:
+    def __init__(
+        self,
+        settings: Settings,
+        outbox: Outbox | None = None,
+        on_command: CommandHandler | None = None,
+    ) -> None:
+        self.settings = settings
+        self.topics = Topics(settings.mqtt.prefix, settings.device_id, settings.camera.id)
+        self.outbox = outbox or Outbox(settings.state_dir / "outbox.db", settings.outbox.max_bytes)
+        self.on_command = on_command
+        self.stats = DeliveryStats()
+        self.connected = False
+        self.since = time.monotonic()  # when `connected` last changed
+        self._acks: queue.SimpleQueue[tuple[int, ReasonCode]] = queue.SimpleQueue()
+        self._inflight: dict[int, int] = {}  # paho mid → outbox row id
+        self._sent_upto = 0
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self.client, self.host, self.port = build_client(settings, self.topics)
+        self.client.on_connect = self._on_connect
+        self.client.on_connect_fail = self._on_connect_fail
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_publish = self._on_publish
+        self.client.on_message = self._on_message
+        session = Properties(PacketTypes.CONNECT)
+        session.SessionExpiryInterval = settings.mqtt.will_delay_s
+        self.client.connect_async(
+            self.host,
+            self.port,
+            settings.mqtt.keepalive_s,
+            clean_start=mqtt.MQTT_CLEAN_START_FIRST_ONLY,
+            properties=session,
+        )
+        self.client.loop_start()
+        self._thread = threading.Thread(target=self._run, name="delivery", daemon=True)
+        self._thread.start()
+
+    # -- the sink -------------------------------------------------------------------------
+
+    def publish(self, message: Message) -> None:
+        self.outbox.put(message)
+
+    @property
+    def depth(self) -> int:
+        return self.outbox.depth
+
+    def drain(self, timeout_s: float) -> int:
+        """Wait until everything is acknowledged or `timeout_s` passed; the messages left."""
+        deadline = time.monotonic() + timeout_s
+        self._wake.set()
+        while self.outbox.depth and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self.outbox.depth
+
+    def close(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout=10)
+        self._process_acks()
+        if self.connected:
+            self.client.publish(self.topics.status, b"offline", qos=1, retain=True).wait_for_publish(2)
+        self.client.disconnect()
+        self.client.loop_stop()
+        self.outbox.close()
+
+    # -- delivery thread ------------------------------------------------------------------
+
+    def _run(self) -> None:
+        interval = self.settings.outbox.flush_interval_s
+        next_sync = time.monotonic() + interval
+        while not self._stop.is_set():
+            self._wake.wait(interval)
+            self._wake.clear()
+            self._process_acks()
+            self.outbox.flush()
+            if self.connected:
+                self._send()
+            if time.monotonic() >= next_sync:
+                self.outbox.sync()
+                next_sync = time.monotonic() + interval
+        self.outbox.flush()
+
+    def _send(self) -> None:
+        room = MAX_INFLIGHT - len(self._inflight)
+        if room <= 0:
+            return
+        for row in self.outbox.read(self._sent_upto, room):
+            m = row.message
+            info = self.client.publish(
+                m.topic, m.payload, qos=m.qos, retain=m.retain, properties=_properties(m)
+            )
+            if info.rc != mqtt.MQTT_ERR_SUCCESS:
+                break  # not connected any more: paho did not take it; try again later
+            self._inflight[info.mid] = row.id
+            self._sent_upto = row.id
+            self.stats.handed += 1
+
+    def _process_acks(self) -> None:
+        while True:
+            try:
+                mid, reason = self._acks.get_nowait()
+            except queue.Empty:
+                return
+            row_id = self._inflight.pop(mid, None)
+            if row_id is None:
+                continue
+            if reason.is_failure:
+                code = reason.value
+                self.stats.rejected[code] = self.stats.rejected.get(code, 0) + 1
+                log.error(
+                    "broker rejected a message (reason %d: %s); it is dropped, not retried. "
+                    "Check the broker's ACL for this device's topics",
+                    code,
+                    reason,
+                )
+            else:
+                self.stats.acked += 1
+            self.outbox.ack(row_id)
+        # more room in flight: send on
+        if self.connected:
+            self._wake.set()
+
+    # -- paho callbacks (paho's thread: keep them short, take none of our locks) -----------
+
+    def _on_connect(self, client: mqtt.Client, _u: Any, flags: Any, reason: ReasonCode, _p: Any) -> None:
+        if reason.is_failure:
+            self.stats.refused += 1
+            log.warning(
+                "broker %s:%d refused the connection: %s (check mqtt.username, the password and "
+                "the broker's ACL); retrying with backoff",
+                self.host,
+                self.port,
+                reason,
+            )
+            return
+        self.stats.connects += 1
+        self.connected, self.since = True, time.monotonic()
+        log.info("connected to broker %s:%d", self.host, self.port)
+        client.publish(self.topics.status, b"online", qos=1, retain=True)
+        client.subscribe(self.topics.command_filter, qos=1)
+        self._wake.set()
+
+    def _on_connect_fail(self, _c: mqtt.Client, _u: Any) -> None:
+        log.warning("cannot reach broker %s:%d; retrying with backoff", self.host, self.port)
+
+    def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, reason: ReasonCode, _p: Any) -> None:
+        if self.connected:
+            log.warning(
+                "disconnected from broker %s:%d: %s; messages wait in the outbox",
+                self.host,
+                self.port,
+                reason,
+            )
+        self.connected, self.since = False, time.monotonic()
+
+    def _on_publish(self, _c: mqtt.Client, _u: Any, mid: int, reason: ReasonCode, _p: Any) -> None:
+        self._acks.put((mid, reason))
+        self._wake.set()
+
+    def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
+        name = msg.topic.rsplit("/", 1)[-1]
+        reply = command_reply(self.on_command, name, msg.payload)
+        self.publish(Message(self.topics.reply(name), reply, Kind.REPLY))
+        self._wake.set()
+
+
+def open_delivery(settings: Settings, on_command: Callable[[str, dict], dict] | None = None) -> Delivery:
+    return Delivery(settings, on_command=on_command)
