@@ -188,6 +188,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from edge_agent.demo import run_demo
 
+    logging.getLogger().setLevel(logging.WARNING)  # the demo prints what matters itself
     return _guard(lambda: run_demo(args.out))
 
 

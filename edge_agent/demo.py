@@ -20,6 +20,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 
 from edge_agent import config
+from edge_agent.progress import Progress
 from edge_agent.replay import replay
 
 DEMO_DEVICE = "demo"
@@ -128,7 +129,15 @@ def run_demo(out: Path) -> int:
     try:
         if broker is not None:
             printer = Printer(broker.port, settings.mqtt.prefix)
-        result = replay(settings, clip, out)
+        progress = Progress(0, label="demo")
+        result = replay(
+            settings,
+            clip,
+            out,
+            on_start=lambda n: setattr(progress, "total", n),
+            on_frame=lambda done, events: progress.update(done, f"{events} events"),
+        )
+        progress.close(f"{result.events} events")
         if printer is not None:
             deadline = time.monotonic() + WAIT_FOR_EVENTS_S
             while len(printer.events) < result.event_messages and time.monotonic() < deadline:

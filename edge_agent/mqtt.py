@@ -236,7 +236,7 @@ class Delivery:
         log.warning("cannot reach broker %s:%d; retrying with backoff", self.host, self.port)
 
     def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, reason: ReasonCode, _p: Any) -> None:
-        if self.connected:
+        if self.connected and not self._stop.is_set():
             log.warning(
                 "disconnected from broker %s:%d: %s; messages wait in the outbox",
                 self.host,

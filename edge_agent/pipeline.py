@@ -17,6 +17,7 @@ from edge_agent.detector import Detector
 from edge_agent.events import EventBuilder
 from edge_agent.message import Message
 from edge_agent.motion import MotionDetector, MotionResult
+from edge_agent.notify import Notifier
 from edge_agent.pipeline_messages import MotionSwitch, health_message
 from edge_agent.sink import Sink
 from edge_agent.sources.base import Frame, Source
@@ -26,14 +27,6 @@ from edge_agent.tracker import Tracker
 log = logging.getLogger(__name__)
 
 STAGES = ("motion", "detector", "tracker", "events", "publish")
-
-
-class Notifier:
-    """What the pipeline tells the service manager; the systemd one lives in notify.py."""
-
-    def ready(self) -> None: ...
-    def watchdog(self) -> None: ...
-    def status(self, text: str) -> None: ...
 
 
 @dataclass
@@ -59,7 +52,7 @@ class Pipeline:
         self.settings = settings
         self.source = source
         self.sinks = list(sinks)
-        self.notifier = notifier or Notifier()
+        self.notifier = notifier or Notifier(socket_path="")
         self.topics = Topics(settings.mqtt.prefix, settings.device_id, settings.camera.id)
         self.detector = detector or Detector(settings.detector)
         self.tracker = Tracker(settings.tracker)
