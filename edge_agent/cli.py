@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import signal
 import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -190,9 +189,3 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     logging.getLogger().setLevel(logging.WARNING)  # the demo prints what matters itself
     return _guard(lambda: run_demo(args.out))
-
-
-def install_sigterm(handler: Callable[[], None]) -> None:
-    """SIGTERM (systemctl stop) and SIGINT end the loop cleanly: tracks ended, outbox flushed."""
-    signal.signal(signal.SIGTERM, lambda *_: handler())
-    signal.signal(signal.SIGINT, lambda *_: handler())

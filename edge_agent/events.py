@@ -66,6 +66,13 @@ class EventBuilder:
         self.states: dict[int, EventState] = {}
         self._synced_cache: tuple[float, bool] = (0.0, False)
 
+    def reconfigure(self, settings: Settings) -> None:
+        """New thresholds, zones, lines and alarms; open events carry on."""
+        self.settings, self.cfg = settings, settings.events
+        self.picker.cfg = settings.thumbnails
+        self.zones = Zones(settings.zones, settings.lines)
+        self.counts.lines = [ln.name for ln in settings.lines]
+
     # -- per frame -------------------------------------------------------------------------
 
     def process(self, frame: Frame, tracked: TrackerOutput) -> list[Message]:

@@ -136,6 +136,19 @@ class Delivery:
     def depth(self) -> int:
         return self.outbox.depth
 
+    def figures(self) -> dict[str, Any]:
+        """Delivery state for stats and the service status line."""
+        return {
+            "broker_connected": self.connected,
+            "broker_since_s": round(time.monotonic() - self.since),
+            "outbox_depth": self.outbox.depth,
+            "outbox_bytes": self.outbox.bytes,
+            "outbox_dropped": dict(self.outbox.drops),
+            "outbox_write_errors": self.outbox.write_errors,
+            "broker_rejected": dict(self.stats.rejected),
+            "broker_refused": self.stats.refused,
+        }
+
     def drain(self, timeout_s: float) -> int:
         """Wait until everything is acknowledged or `timeout_s` passed; the messages left."""
         deadline = time.monotonic() + timeout_s

@@ -131,6 +131,26 @@ class Pipeline:
         with self._lock:
             self._pending.append(action)
 
+    def request_reload(self, settings: Settings, detector: Detector | None = None) -> None:
+        """Use `settings` (and a new detector, if its settings changed) from the next frame on."""
+
+        def apply(frame: Frame) -> list[Message]:
+            self.apply(settings, detector)
+            return []
+
+        self.request(apply)
+
+    def apply(self, settings: Settings, detector: Detector | None = None) -> None:
+        old, self.settings = self.settings, settings
+        if settings.motion != old.motion:
+            self.motion = None  # re-learns the background with the new settings
+        if detector is not None:
+            self.detector = detector
+        self.tracker.cfg = settings.tracker
+        self.events.reconfigure(settings)
+        self.motion_switch.off_delay_ns = int(settings.pipeline.motion_off_delay_s * 1e9)
+        log.info("configuration reloaded")
+
     def request_snapshot(self) -> None:
         self.request(lambda frame: [self.events.snapshot(frame)])
 
