@@ -91,7 +91,7 @@ class MotionConfig(Section):
         0.0004, ge=0, le=1, description="least area of a motion box, as a fraction of the frame"
     )
     merge_gap: float = Field(
-        0.02, ge=0, le=0.5, description="motion blobs closer than this (fraction of width) are merged"
+        0.0, ge=0, le=0.5, description="motion blobs closer than this (fraction of width) are merged"
     )
     scene_change_fraction: float = Field(
         0.45, gt=0, le=1, description="more of the frame than this changed at once: a scene change"
@@ -137,13 +137,17 @@ class DetectorConfig(Section):
     labels: list[str] = Field(default_factory=lambda: list(DEFAULT_LABELS), description="labels kept")
     min_score: float = Field(0.45, ge=0.0, le=1.0, description="least score of a detection")
     label_min_score: dict[str, Annotated[float, Field(ge=0.0, le=1.0)]] = Field(
-        default_factory=dict, description="per-label least score, e.g. {motorcycle = 0.4}"
+        default_factory=lambda: {"car": 0.3, "bus": 0.3, "truck": 0.3},
+        description="per-label least score (vehicles seen from above score low)",
     )
     min_box_px: float = Field(8.0, ge=0, description="least box side in frame pixels")
     nms_iou: float = Field(0.5, gt=0.0, le=1.0, description="overlap above which boxes are merged")
     crop_min_side: int = Field(256, ge=64, le=4096, description="least crop side in frame pixels")
     crop_padding: float = Field(0.25, ge=0.0, le=2.0, description="padding around what a crop covers")
     crop_merge_overlap: float = Field(0.3, ge=0.0, le=1.0, description="merge crops overlapping this much")
+    crop_edge_px: float = Field(
+        3.0, ge=0, le=64, description="detections this near an inner crop edge are cut off: dropped"
+    )
     max_crops: int = Field(4, ge=1, le=16, description="more crops than this: one full-frame pass")
     full_frame_area: float = Field(
         0.6, gt=0.0, le=2.0, description="crops covering this fraction of the frame: one full pass"
@@ -159,6 +163,9 @@ class DetectorConfig(Section):
 
 class TrackerConfig(Section):
     iou_match: float = Field(0.15, gt=0.0, le=1.0, description="least overlap to match a track")
+    max_distance: float = Field(
+        0.6, ge=0, le=5, description="match by centre distance (in box heights) when boxes do not overlap"
+    )
     confirm_hits: int = Field(3, ge=1, le=30, description="detections before a track is real")
     tentative_max_unseen_s: float = Field(
         0.6, gt=0, description="an unconfirmed track unseen this long is dropped silently"

@@ -18,6 +18,7 @@ import numpy as np
 from edge_agent.config import DetectorConfig
 from edge_agent.crops import Crop, plan
 from edge_agent.geometry import Box
+from edge_agent.labels import family
 from edge_agent.nanodet import ModelError, NanoDet, nms, sha256_of
 from edge_agent.sources.base import Frame
 
@@ -76,6 +77,8 @@ class Detector:
             raise ModelError(f"detector.labels: {unknown} are not labels of {path.name}")
         self.names = names
         self.class_ids = np.array([names.index(label) for label in cfg.labels], np.int64)
+        families = sorted({family(n) for n in names})
+        self.family_of = np.array([families.index(family(n)) for n in names], np.int64)
         self.min_score = {label: cfg.label_min_score.get(label, cfg.min_score) for label in cfg.labels}
         self.floor = min(self.min_score.values())
         digest = expected or sha256_of(path)
@@ -128,6 +131,22 @@ class Detector:
 
     # -- running --------------------------------------------------------------------------
 
+    def _inner_edge_cut(
+        self, boxes: np.ndarray, x1: int, y1: int, x2: int, y2: int, width: int, height: int
+    ) -> np.ndarray:
+        """Boxes cut by a crop edge that is not a frame edge: a part of something larger."""
+        m = self.cfg.crop_edge_px
+        cut = np.zeros(len(boxes), bool)
+        if x1 > 0:
+            cut |= boxes[:, 0] <= m
+        if y1 > 0:
+            cut |= boxes[:, 1] <= m
+        if x2 < width:
+            cut |= boxes[:, 2] >= (x2 - x1) - m
+        if y2 < height:
+            cut |= boxes[:, 3] >= (y2 - y1) - m
+        return cut
+
     def _run(self, image: np.ndarray, crops: Sequence[Crop], size: int) -> list[Detection]:
         all_boxes, all_scores, all_classes = [], [], []
         for x1, y1, x2, y2 in crops:
@@ -139,15 +158,16 @@ class Detector:
             self.inference_ms_total += self.last_inference_ms
             self.inferences += 1
             self._tokens -= 1.0
-            all_boxes.append(boxes + np.array([x1, y1, x1, y1], np.float32))
-            all_scores.append(scores)
-            all_classes.append(classes)
+            inner = self._inner_edge_cut(boxes, x1, y1, x2, y2, image.shape[1], image.shape[0])
+            all_boxes.append(boxes[~inner] + np.array([x1, y1, x1, y1], np.float32))
+            all_scores.append(scores[~inner])
+            all_classes.append(classes[~inner])
         boxes = np.concatenate(all_boxes)
         scores = np.concatenate(all_scores)
         classes = np.concatenate(all_classes)
-        if len(crops) > 1:  # the same object seen by two overlapping crops
-            keep = nms(boxes, scores, classes, self.cfg.nms_iou)
-            boxes, scores, classes = boxes[keep], scores[keep], classes[keep]
+        # One object seen by two overlapping crops, or as car and bus at once: keep the best.
+        keep = nms(boxes, scores, self.family_of[classes], self.cfg.nms_iou)
+        boxes, scores, classes = boxes[keep], scores[keep], classes[keep]
         out = []
         for box, score, cls in zip(boxes, scores, classes, strict=True):
             label = self.names[int(cls)]

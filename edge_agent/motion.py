@@ -57,6 +57,7 @@ class MotionDetector:
         self._unmasked = 1
         self._relearn = 0
         self._prev_mean = 0.0
+        self.mask: np.ndarray | None = None
 
     def _start(self, gray: np.ndarray) -> None:
         h, w = gray.shape
@@ -104,6 +105,7 @@ class MotionDetector:
         self._streak = np.where(moving > 0, np.minimum(self._streak + 1, 250), 0).astype(np.uint8)
         persistent = np.where(self._streak >= self.cfg.persistence, 255, 0).astype(np.uint8)
         persistent = cv2.morphologyEx(persistent, cv2.MORPH_OPEN, KERNEL)
+        self.mask = persistent  # the small foreground mask, for benchmarks and debugging
 
         # Background: fast where still, slow where moving (a parked car is learned in minutes).
         still_rate = self.cfg.learning_rate if self._relearn == 0 else min(1.0, self.cfg.learning_rate * 4)

@@ -16,22 +16,10 @@ from datetime import datetime
 from edge_agent.config import TrackerConfig
 from edge_agent.detector import Detection
 from edge_agent.geometry import Box, area, centre, intersection, iou_matrix
+from edge_agent.labels import TWO_WHEELERS, family
 from edge_agent.sources.base import Frame
 
-FAMILIES = {
-    "person": "person",
-    "bicycle": "two-wheeler",
-    "motorcycle": "two-wheeler",
-    "car": "vehicle",
-    "bus": "vehicle",
-    "truck": "vehicle",
-}
-TWO_WHEELERS = ("bicycle", "motorcycle")
 HISTORY = 64
-
-
-def family(label: str) -> str:
-    return FAMILIES.get(label, label)
 
 
 @dataclass
@@ -123,7 +111,36 @@ class Tracker:
             pairs.append((ti, di))
             scores[ti, :] = 0.0
             scores[:, di] = 0.0
-        return pairs
+        return pairs + self._match_near(detections, pairs)
+
+    def _match_near(self, detections: list[Detection], pairs: list[tuple[int, int]]) -> list[tuple[int, int]]:
+        """Second chance for what IoU left: the nearest centre within `max_distance` box heights,
+        similar size, same family (a track that coasted through an occlusion and drifted)."""
+        used_t = {t for t, _ in pairs}
+        used_d = {d for _, d in pairs}
+        options = []
+        for ti, t in enumerate(self.tracks):
+            if ti in used_t:
+                continue
+            th = max(t.box[3] - t.box[1], 1.0)
+            tc = centre(t.box)
+            for di, d in enumerate(detections):
+                if di in used_d or family(d.label) != family(t.label):
+                    continue
+                dh = max(d.box[3] - d.box[1], 1.0)
+                if not 0.5 <= dh / th <= 2.0:
+                    continue
+                dc = centre(d.box)
+                dist = ((dc[0] - tc[0]) ** 2 + (dc[1] - tc[1]) ** 2) ** 0.5 / th
+                if dist <= self.cfg.max_distance:
+                    options.append((dist, ti, di))
+        out = []
+        for _, ti, di in sorted(options):
+            if ti not in used_t and di not in used_d:
+                out.append((ti, di))
+                used_t.add(ti)
+                used_d.add(di)
+        return out
 
     def _update(self, t: Track, d: Detection, frame: Frame, riders: int) -> None:
         dt = (frame.mono_ns - t.last_seen_ns) / 1e9

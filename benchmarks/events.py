@@ -1,0 +1,167 @@
+"""Event benchmark: one event per object pass, on PETS09 vtest.avi and car-detection.mp4.
+
+    python benchmarks/events.py
+
+vtest.avi frames 1–200 (ground-truth identities): events per identity, identities visible for
+>= 2 s with at least one event, person events that match no one; the parked vehicles over the
+whole clip (vehicle events per parked vehicle). car-detection.mp4: vehicle events against the
+coarse intervals (4 vehicles in 3 passes) and events started inside empty intervals.
+Prints tables, writes benchmarks/results/events.json.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import Counter, defaultdict
+from pathlib import Path
+
+from common import mot_ids, need, table, write
+
+from edge_agent import config
+from edge_agent.geometry import iou
+from edge_agent.labels import family
+from edge_agent.pipeline import Pipeline
+from edge_agent.sink import ListSink
+from edge_agent.sources import open_file
+
+GT_FRAMES = 200
+VISIBLE_FRAMES = 20  # 2 s at 10 fps
+MATCH_IOU = 0.3
+TOLERANCE = 4
+
+
+def observe(video: Path, state: Path) -> tuple[dict[str, list[tuple[int, tuple]]], dict[str, dict], float]:
+    """Run the pipeline; per event id the (frame, box) where its track was seen, and its events."""
+    settings = config.load(None, overrides={"device_id": "bench", "state_dir": str(state)})
+    sink = ListSink()
+    source = open_file(video, settings.motion.height)
+    pipeline = Pipeline(settings, source, [sink])
+    seen: dict[str, list[tuple[int, tuple]]] = defaultdict(list)
+
+    def on_frame(frame) -> None:
+        for st in pipeline.events.states.values():
+            if st.track.seen_this_frame and st.id:
+                seen[st.id].append((frame.index, st.track.box))
+
+    pipeline.run(on_frame=on_frame)
+    events: dict[str, dict] = {}
+    for m in sink.messages:
+        if m.kind.value == "event":
+            e = json.loads(m.payload)
+            events.setdefault(e["id"], {}).update(
+                e if e["type"] == "end" else {**e, **events.get(e["id"], {})}
+            )
+    return seen, events, source.fps
+
+
+def vtest() -> dict:
+    video = need("pets09_s2l1_vtest/vtest.avi")
+    gt = mot_ids(need("pets09_s2l1_vtest/gt_frames_0001-0200.txt"))
+    seen, events, _fps = observe(video, Path("/tmp/edge-agent-bench-events-vtest"))
+    visible = Counter(i for f in range(GT_FRAMES) for i, _ in gt.get(f, []))
+    identities = {i for i, n in visible.items() if n >= VISIBLE_FRAMES}
+    per_identity: Counter[int] = Counter()
+    unmatched = []
+    for event_id, obs in seen.items():
+        if family(events[event_id]["label"]) != "person":
+            continue
+        votes: Counter[int | None] = Counter()
+        for f, box in obs:
+            if f >= GT_FRAMES:
+                continue
+            best = max(gt.get(f, []), key=lambda g: iou(box, g[1]), default=None)
+            votes[best[0] if best and iou(box, best[1]) >= MATCH_IOU else None] += 1
+        if not votes:
+            continue  # the event lies after frame 200
+        who = votes.most_common(1)[0][0]
+        if who is None:
+            unmatched.append(event_id)
+        else:
+            per_identity[who] += 1
+    covered = identities & set(per_identity)
+    vehicles = [e for e in events.values() if family(e["label"]) == "vehicle"]
+    parked: list[list[dict]] = []  # vehicle events grouped by where they are
+    for e in vehicles:
+        for group in parked:
+            if iou(tuple(group[0]["box"]), tuple(e["box"])) >= 0.3:
+                group.append(e)
+                break
+        else:
+            parked.append([e])
+    return {
+        "identities_visible_2s": len(identities),
+        "identities_with_event": len(covered),
+        "missed_identities": sorted(identities - covered),
+        "person_events_matched": sum(per_identity.values()),
+        "events_per_identity": round(sum(per_identity[i] for i in covered) / max(len(covered), 1), 2),
+        "max_events_one_identity": max(per_identity.values(), default=0),
+        "events_matching_no_one": len(unmatched),
+        "vehicle_events_whole_clip": len(vehicles),
+        "vehicles_by_place": [len(g) for g in parked],
+        "vehicle_events_per_place_max": max((len(g) for g in parked), default=0),
+        "events_total": len(events),
+    }
+
+
+def car_park() -> dict:
+    video = need("intel_car_detection/car-detection.mp4")
+    labels = need("intel_car_detection/car-detection_events_COARSE_MANUAL.csv")
+    rows = [
+        r
+        for r in csv.DictReader(line for line in labels.read_text().splitlines() if not line.startswith("#"))
+    ]
+    empty = [(int(r["start_frame"]), int(r["end_frame"])) for r in rows if r["state"] == "empty"]
+    seen, events, _fps = observe(video, Path("/tmp/edge-agent-bench-events-car"))
+    starts = {eid: min(f for f, _ in obs) for eid, obs in seen.items() if obs}
+    vehicle = [eid for eid in events if family(events[eid]["label"]) == "vehicle"]
+    in_empty = [
+        eid for eid in events if any(s + TOLERANCE <= starts.get(eid, -1) <= e - TOLERANCE for s, e in empty)
+    ]
+    return {
+        "vehicle_events": len(vehicle),
+        "expected": 4,
+        "other_events": len(events) - len(vehicle),
+        "started_in_empty_intervals": len(in_empty),
+        "start_frames": sorted(starts[e] for e in vehicle if e in starts),
+        "labels": [events[e]["label"] for e in vehicle],
+    }
+
+
+def main() -> None:
+    v = vtest()
+    print("vtest.avi frames 1-200 (persons) and the whole clip (parked vehicles)")
+    print(
+        table(
+            [v],
+            [
+                "identities_visible_2s",
+                "identities_with_event",
+                "events_per_identity",
+                "max_events_one_identity",
+                "events_matching_no_one",
+                "vehicle_events_whole_clip",
+                "vehicle_events_per_place_max",
+            ],
+        )
+    )
+    c = car_park()
+    print("\ncar-detection.mp4")
+    print(
+        table(
+            [c],
+            [
+                "vehicle_events",
+                "expected",
+                "other_events",
+                "started_in_empty_intervals",
+                "start_frames",
+                "labels",
+            ],
+        )
+    )
+    print(f"\nwrote {write('events', {'vtest': v, 'car_park': c})}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,215 @@
+"""Motion benchmark: CDnet highway pixel and frame scores, car-detection.mp4 intervals, speed.
+
+    python benchmarks/motion.py
+
+Pixel precision / recall / F of the motion boxes filled (and of the raw mask) on CDnet highway
+frames 470–1000 inside ROI.bmp (labels 170 and 85 ignored, shadow 50 = background); frame-level
+motion (>= 50 motion pixels = motion) on the same frames; on car-detection.mp4 the frames with
+motion inside the empty intervals (±4 frames tolerance) and the vehicle intervals missed; time per
+frame (making the small gray image included) median and p95 with one OpenCV thread at 320×240,
+768×576 and 1280×720; the same for OpenCV's MOG2 (half scale, open 3×3) as a baseline.
+"""
+
+from __future__ import annotations
+
+import csv
+import time
+import zipfile
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+
+import cv2
+import numpy as np
+from common import need, table, timing, write
+
+from edge_agent.config import MotionConfig
+from edge_agent.motion import MotionDetector
+from edge_agent.sources.base import Frame, small_gray
+
+ZIP = "cdnet_highway/highway_cdnet_in0001-1700_gt0001-1000.zip"
+FIRST_EVAL, LAST_EVAL = 470, 1000
+SIZES = ((320, 240), (768, 576), (1280, 720))
+TOLERANCE = 4
+
+
+def frame_of(i: int, image: np.ndarray, height: int) -> Frame:
+    return Frame(i, int(i * 1e9 / 25), datetime(2026, 1, 1, tzinfo=UTC), image, small_gray(image, height))
+
+
+class Ours:
+    name = "edge-agent motion"
+
+    def __init__(self, w: int, h: int) -> None:
+        self.cfg = MotionConfig()
+        self.m = MotionDetector(self.cfg, w, h)
+
+    def __call__(self, i: int, image: np.ndarray) -> tuple[list, np.ndarray | None]:
+        r = self.m.process(frame_of(i, image, self.cfg.height))
+        return r.boxes, (None if r.scene_change else self.m.mask)
+
+
+class Mog2:
+    name = "OpenCV MOG2 (half scale, open 3x3)"
+
+    def __init__(self, w: int, h: int) -> None:
+        self.sub = cv2.createBackgroundSubtractorMOG2(detectShadows=False)
+        self.kernel = np.ones((3, 3), np.uint8)
+        self.size = (w, h)
+
+    def __call__(self, i: int, image: np.ndarray) -> tuple[list, np.ndarray | None]:
+        small = cv2.resize(image, (self.size[0] // 2, self.size[1] // 2), interpolation=cv2.INTER_AREA)
+        fg = self.sub.apply(small)
+        fg = cv2.morphologyEx(fg, cv2.MORPH_OPEN, self.kernel)
+        _, _, stats, _ = cv2.connectedComponentsWithStats(fg)
+        boxes = [(2.0 * x, 2.0 * y, 2.0 * (x + w), 2.0 * (y + h)) for x, y, w, h, a in stats[1:] if a >= 4]
+        return boxes, fg
+
+
+def highway() -> Iterator[tuple[int, np.ndarray, np.ndarray | None]]:
+    with zipfile.ZipFile(need(ZIP)) as z:
+        names = set(z.namelist())
+        for i in range(1, 1701):
+            img = cv2.imdecode(
+                np.frombuffer(z.read(f"highway/input/in{i:06d}.jpg"), np.uint8), cv2.IMREAD_COLOR
+            )
+            gt_name = f"highway/groundtruth/gt{i:06d}.png"
+            gt = None
+            if FIRST_EVAL <= i <= LAST_EVAL and gt_name in names:
+                gt = cv2.imdecode(np.frombuffer(z.read(gt_name), np.uint8), cv2.IMREAD_GRAYSCALE)
+            yield i, img, gt
+            if i >= LAST_EVAL:
+                return
+
+
+def roi() -> np.ndarray:
+    with zipfile.ZipFile(need(ZIP)) as z:
+        img = cv2.imdecode(np.frombuffer(z.read("highway/ROI.bmp"), np.uint8), cv2.IMREAD_GRAYSCALE)
+    return img > 0
+
+
+def fill(boxes: list, shape: tuple[int, int]) -> np.ndarray:
+    mask = np.zeros(shape, bool)
+    for x1, y1, x2, y2 in boxes:
+        mask[max(0, round(y1)) : round(y2), max(0, round(x1)) : round(x2)] = True
+    return mask
+
+
+def prf(tp: int, fp: int, fn: int) -> dict[str, float]:
+    p = tp / (tp + fp) if tp + fp else 0.0
+    r = tp / (tp + fn) if tp + fn else 0.0
+    f = 2 * p * r / (p + r) if p + r else 0.0
+    return {"precision": round(p, 3), "recall": round(r, 3), "f": round(f, 3)}
+
+
+def score_highway(make: Callable[[int, int], Callable]) -> dict:
+    region = roi()
+    model = make(320, 240)
+    counts = {"boxes": [0, 0, 0], "mask": [0, 0, 0]}
+    frames = missed = false_frames = 0
+    for i, img, gt in highway():
+        boxes, raw = model(i, img)
+        if gt is None:
+            continue
+        valid = region & (gt != 170) & (gt != 85)
+        truth = (gt == 255) & valid
+        filled = fill(boxes, gt.shape) & valid
+        raw_full = (
+            (cv2.resize(raw, gt.shape[::-1], interpolation=cv2.INTER_NEAREST) > 0) & valid
+            if raw is not None
+            else np.zeros_like(truth)
+        )
+        for key, pred in (("boxes", filled), ("mask", raw_full)):
+            c = counts[key]
+            c[0] += int(np.count_nonzero(pred & truth))
+            c[1] += int(np.count_nonzero(pred & ~truth & valid))
+            c[2] += int(np.count_nonzero(~pred & truth))
+        if np.count_nonzero(valid) == 0:
+            continue
+        frames += 1
+        moving = np.count_nonzero(truth) >= 50
+        missed += moving and not boxes
+        false_frames += (not moving) and bool(boxes)
+    return {
+        "boxes": prf(*counts["boxes"]),
+        "mask": prf(*counts["mask"]),
+        "frames": frames,
+        "frames_missed": missed,
+        "frames_false": false_frames,
+    }
+
+
+def score_car_park(make: Callable[[int, int], Callable]) -> dict:
+    path = need("intel_car_detection/car-detection.mp4")
+    labels = need("intel_car_detection/car-detection_events_COARSE_MANUAL.csv")
+    intervals = [
+        (int(r["start_frame"]), int(r["end_frame"]), r["state"])
+        for r in csv.DictReader(line for line in labels.read_text().splitlines() if not line.startswith("#"))
+    ]
+    cap = cv2.VideoCapture(str(path))
+    model = None
+    flags = []
+    while True:
+        ok, img = cap.read()
+        if not ok:
+            break
+        model = model or make(img.shape[1], img.shape[0])
+        boxes, _ = model(len(flags), img)
+        flags.append(bool(boxes))
+    false_motion = sum(
+        flags[i]
+        for s, e, state in intervals
+        if state == "empty"
+        for i in range(s + TOLERANCE, min(e - TOLERANCE, len(flags) - 1) + 1)
+    )
+    missed = [
+        f"{s}-{e}"
+        for s, e, state in intervals
+        if state == "vehicle" and not any(flags[i] for i in range(s, min(e, len(flags) - 1) + 1))
+    ]
+    return {
+        "frames": len(flags),
+        "motion_frames_in_empty_intervals": false_motion,
+        "vehicle_passes_missed": missed,
+    }
+
+
+def time_per_frame(make: Callable[[int, int], Callable], size: tuple[int, int]) -> dict:
+    images = [cv2.resize(img, size) for i, img, _ in highway() if 700 <= i < 800]
+    model = make(*size)
+    samples = []
+    for k in range(3):
+        for j, img in enumerate(images):
+            t0 = time.perf_counter()
+            model(k * 100 + j, img)
+            samples.append((time.perf_counter() - t0) * 1000)
+    return timing(samples[len(images) :])  # the first pass warms up
+
+
+def main() -> None:
+    cv2.setNumThreads(1)
+    rows, data = [], {}
+    for make in (Ours, Mog2):
+        hw = score_highway(make)
+        cp = score_car_park(make)
+        speed = {f"{w}x{h}": time_per_frame(make, (w, h)) for w, h in SIZES}
+        data[make.name] = {"highway": hw, "car_park": cp, "time": speed}
+        rows.append(
+            {
+                "detector": make.name,
+                "F boxes": hw["boxes"]["f"],
+                "P": hw["boxes"]["precision"],
+                "R": hw["boxes"]["recall"],
+                "F mask": hw["mask"]["f"],
+                "missed": f"{hw['frames_missed']} of {hw['frames']}",
+                "false frames": hw["frames_false"],
+                "car-park empty motion": cp["motion_frames_in_empty_intervals"],
+                "passes missed": len(cp["vehicle_passes_missed"]),
+                **{f"{k} ms (p95)": f"{v['median_ms']} ({v['p95_ms']})" for k, v in speed.items()},
+            }
+        )
+    print(table(rows, list(rows[0])))
+    print(f"\nwrote {write('motion', data)}")
+
+
+if __name__ == "__main__":
+    main()
