@@ -124,8 +124,8 @@ DEFAULT_LABELS = ["person", "bicycle", "car", "motorcycle", "bus", "truck"]
 
 class DetectorConfig(Section):
     model: Path = Field(
-        Path("nanodet-g.onnx"),
-        description="ONNX model; a bare name is looked up in the shipped models folder",
+        Path("nanodet-g-int8.onnx"),
+        description="ONNX model (nanodet-g-int8.onnx or nanodet-g.onnx, or a path)",
     )
     sha256: str | None = Field(
         None, description="expected sha256 of the model file; default: from the models' SHA256SUMS"
@@ -137,7 +137,7 @@ class DetectorConfig(Section):
     labels: list[str] = Field(default_factory=lambda: list(DEFAULT_LABELS), description="labels kept")
     min_score: float = Field(0.45, ge=0.0, le=1.0, description="least score of a detection")
     label_min_score: dict[str, Annotated[float, Field(ge=0.0, le=1.0)]] = Field(
-        default_factory=lambda: {"car": 0.3, "bus": 0.3, "truck": 0.3},
+        default_factory=lambda: {"car": 0.25, "bus": 0.25, "truck": 0.25},
         description="per-label least score (vehicles seen from above score low)",
     )
     min_box_px: float = Field(8.0, ge=0, description="least box side in frame pixels")
@@ -155,7 +155,7 @@ class DetectorConfig(Section):
     sweep_interval_s: float = Field(
         60.0, ge=0, description="full-frame pass this often for things that stopped (0: never)"
     )
-    max_inferences_per_s: float = Field(8.0, gt=0, description="cap on model runs per second")
+    max_inferences_per_s: float = Field(5.0, gt=0, description="cap on model runs per second")
 
 
 # --- tracker and events -------------------------------------------------------------------
@@ -166,11 +166,15 @@ class TrackerConfig(Section):
     max_distance: float = Field(
         0.6, ge=0, le=5, description="match by centre distance (in box heights) when boxes do not overlap"
     )
+    max_reach: float = Field(
+        3.0, ge=1, le=10, description="the distance gate grows with time unseen up to this factor"
+    )
+    coast_s: float = Field(1.0, gt=0, description="after this long unseen, predicted motion slows down")
     confirm_hits: int = Field(3, ge=1, le=30, description="detections before a track is real")
     tentative_max_unseen_s: float = Field(
         0.6, gt=0, description="an unconfirmed track unseen this long is dropped silently"
     )
-    max_unseen_s: float = Field(2.5, gt=0, description="a moving track unseen this long has ended")
+    max_unseen_s: float = Field(4.0, gt=0, description="a moving track unseen this long has ended")
     stationary_after_s: float = Field(
         8.0, gt=0, description="a track that moved less than stationary_move for this long is parked"
     )

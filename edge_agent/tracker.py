@@ -95,10 +95,13 @@ class Tracker:
             t.seen_this_frame = False
             if dt <= 0 or t.stationary:
                 continue
+            if now_ns - t.last_seen_ns > self.cfg.coast_s * 1e9:  # unseen for a while: slow down
+                decay = 0.5 ** (dt / self.cfg.coast_s)
+                t.velocity = (t.velocity[0] * decay, t.velocity[1] * decay)
             dx, dy = t.velocity[0] * dt, t.velocity[1] * dt
             t.box = (t.box[0] + dx, t.box[1] + dy, t.box[2] + dx, t.box[3] + dy)
 
-    def _match(self, detections: list[Detection]) -> list[tuple[int, int]]:
+    def _match(self, detections: list[Detection], now_ns: int) -> list[tuple[int, int]]:
         scores = iou_matrix([t.box for t in self.tracks], [d.box for d in detections])
         for ti, t in enumerate(self.tracks):
             fam = family(t.label)
@@ -111,9 +114,11 @@ class Tracker:
             pairs.append((ti, di))
             scores[ti, :] = 0.0
             scores[:, di] = 0.0
-        return pairs + self._match_near(detections, pairs)
+        return pairs + self._match_near(detections, pairs, now_ns)
 
-    def _match_near(self, detections: list[Detection], pairs: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    def _match_near(
+        self, detections: list[Detection], pairs: list[tuple[int, int]], now_ns: int
+    ) -> list[tuple[int, int]]:
         """Second chance for what IoU left: the nearest centre within `max_distance` box heights,
         similar size, same family (a track that coasted through an occlusion and drifted)."""
         used_t = {t for t, _ in pairs}
@@ -124,6 +129,8 @@ class Tracker:
                 continue
             th = max(t.box[3] - t.box[1], 1.0)
             tc = centre(t.box)
+            unseen_s = (now_ns - t.last_seen_ns) / 1e9
+            reach = self.cfg.max_distance * min(1.0 + unseen_s, self.cfg.max_reach)  # uncertainty grows
             for di, d in enumerate(detections):
                 if di in used_d or family(d.label) != family(t.label):
                     continue
@@ -132,7 +139,7 @@ class Tracker:
                     continue
                 dc = centre(d.box)
                 dist = ((dc[0] - tc[0]) ** 2 + (dc[1] - tc[1]) ** 2) ** 0.5 / th
-                if dist <= self.cfg.max_distance:
+                if dist <= reach:
                     options.append((dist, ti, di))
         out = []
         for _, ti, di in sorted(options):
@@ -179,7 +186,7 @@ class Tracker:
         self._predict(frame.mono_ns)
         if detections is not None:
             dets, riders = assign_riders(list(detections), self.cfg.rider_overlap)
-            pairs = self._match(dets)
+            pairs = self._match(dets, frame.mono_ns)
             for ti, di in pairs:
                 self._update(self.tracks[ti], dets[di], frame, riders.get(di, 0))
             matched = {di for _, di in pairs}
