@@ -131,6 +131,7 @@ class Delivery:
 
     def publish(self, message: Message) -> None:
         self.outbox.put(message)
+        self._wake.set()  # send now; the fsync still comes once per flush interval (sync())
 
     @property
     def depth(self) -> int:

@@ -6,7 +6,8 @@ so a commit is a plain write (safe against a crash or SIGKILL of the agent) and 
 at the checkpoint that `sync()` runs once per `flush_interval_s` — one fsync per interval, not
 one per message, which spares the SD card; a power cut can cost at most that interval. An event
 or alarm is committed as soon as it is put (with the thumbnail put just before it); other
-messages (pictures, stats, motion) and the acknowledgements are committed in batches.
+messages (pictures, stats, motion) and the acknowledgements are committed in batches by the
+delivery thread.
 
 Bounded in bytes: when full, the oldest thumbnails and snapshots go first, then the oldest other
 messages (events last); every drop is counted by kind and reported in stats.
