@@ -148,3 +148,9 @@ def test_bad_environment_value_names_the_key(tmp_path: Path) -> None:
     proc = run_cli("check-config", str(write(tmp_path, GOOD)), env={"EDGE_AGENT_CAMERA__FPS": "-1"})
     assert proc.returncode == 2
     assert "camera.fps" in proc.stderr
+
+
+def test_shipped_example_config_is_valid() -> None:
+    example = Path(__file__).resolve().parents[1] / "deploy" / "edge-agent.toml"
+    s = config.load(example)
+    assert s.device_id == "pole17" and s.zones[0].name == "crosswalk"
