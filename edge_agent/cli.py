@@ -176,6 +176,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from edge_agent.service import run_service
 
+    rejected = args.config.with_name("config.rejected.txt")  # left by first-boot provisioning
+    if rejected.is_file():
+        raise UserError(rejected.read_text(encoding="utf-8", errors="replace").strip(), EXIT_CONFIG)
     settings = config.load(args.config)
     logging.getLogger().setLevel(settings.log_level.upper())
     return _guard(lambda: run_service(settings, args.config))

@@ -363,7 +363,7 @@ def _read_credentials(data: dict[str, Any]) -> None:
         if path.is_file():
             value = path.read_text(encoding="utf-8").strip()
             sect = data.setdefault(section, {})
-            if isinstance(sect, dict) and not sect.get(key):
+            if value and isinstance(sect, dict) and not sect.get(key):
                 sect[key] = value
 
 

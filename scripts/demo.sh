@@ -4,5 +4,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/common.sh
 . scripts/common.sh
-ensure_venv
+ensure_venv ""
 exec .venv/bin/edge-agent demo --out demo-output "$@"
