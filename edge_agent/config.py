@@ -99,6 +99,9 @@ class MotionConfig(Section):
     scene_change_brightness: float = Field(
         25.0, gt=0, le=255, description="mean brightness jump (gray levels) that is a scene change"
     )
+    shift_check_fraction: float = Field(
+        0.15, gt=0, le=1, description="this much of the frame changed: check whether the camera moved"
+    )
     gain_tolerance: float = Field(
         0.01, ge=0, le=0.5, description="follow whole-picture brightness changes above this ratio"
     )

@@ -93,9 +93,16 @@ class MotionDetector:
             moving = cv2.bitwise_and(moving, self._mask)
         fraction = cv2.countNonZero(moving) / self._unmasked
 
-        if jump >= self.cfg.scene_change_brightness or fraction >= self.cfg.scene_change_fraction:
+        moved: list[CameraAlert] = []
+        if fraction >= self.cfg.shift_check_fraction:  # much changed: has the view shifted?
+            moved = self.health.scene_changed(gray, self._bg)
+            alerts += moved
+        if (
+            jump >= self.cfg.scene_change_brightness
+            or fraction >= self.cfg.scene_change_fraction
+            or any(a.active for a in moved)
+        ):
             # Lights, IR switch, auto-exposure, camera bumped: learn the new scene, report it.
-            alerts += self.health.scene_changed(gray, self._bg)
             self._bg[:] = gray
             self._streak[:] = 0
             self._relearn = self.cfg.relearn_frames

@@ -1,0 +1,119 @@
+"""The detector on real frames with the real model: decoding, crops, labels, model errors."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from edge_agent.config import DetectorConfig
+from edge_agent.crops import plan
+from edge_agent.detector import Detector, ModelError, models_dir
+from edge_agent.geometry import iou
+from edge_agent.sources.base import Frame, small_gray
+from tests.conftest import shared
+
+
+def frame_of(image: np.ndarray, index: int = 0, t_s: float = 0.0) -> Frame:
+    return Frame(index, int(t_s * 1e9), datetime(2026, 11, 22, tzinfo=UTC), image, small_gray(image, 120))
+
+
+def vtest_frame(n: int) -> np.ndarray:
+    cap = cv2.VideoCapture(str(shared("pets09_s2l1_vtest/vtest.avi")))
+    for _ in range(n):
+        cap.read()
+    ok, img = cap.read()
+    assert ok
+    return img
+
+
+def gt_boxes(frame_index: int) -> list[tuple[float, float, float, float]]:
+    rows = shared("pets09_s2l1_vtest/gt_frames_0001-0200.txt").read_text().splitlines()
+    out = []
+    for line in rows:
+        f = line.split(",")
+        if int(f[0]) - 1 == frame_index:
+            x, y, w, h = (float(v) for v in f[2:6])
+            out.append((x, y, x + w, y + h))
+    return out
+
+
+@pytest.mark.parametrize("model", ["nanodet-g.onnx", "nanodet-g-int8.onnx"])
+def test_full_frame_finds_the_people_of_a_real_frame(model: str) -> None:
+    det = Detector(DetectorConfig(model=Path(model), mode="full", sweep_interval_s=0))
+    found = det.detect(frame_of(vtest_frame(50)), [(0, 0, 10, 10)], [])
+    assert found is not None
+    people = [d for d in found if d.label == "person"]
+    truth = gt_boxes(50)
+    matched = sum(any(iou(d.box, g) >= 0.5 for d in people) for g in truth)
+    assert matched >= 0.7 * len(truth)
+    assert all(0 <= d.box[0] < d.box[2] <= 768 and 0 <= d.box[1] < d.box[3] <= 576 for d in found)
+    assert det.model_id.startswith("nanodet-g") and "@" in det.model_id
+
+
+def test_crops_map_back_to_frame_coordinates() -> None:
+    img = vtest_frame(50)
+    full = Detector(DetectorConfig(mode="full", sweep_interval_s=0)).detect(frame_of(img), [(0, 0, 1, 1)], [])
+    assert full
+    best = max((d for d in full if d.label == "person"), key=lambda d: d.score)
+    target = max(gt_boxes(50), key=lambda g: iou(g, best.box))  # a clearly visible person
+    det = Detector(DetectorConfig(sweep_interval_s=0, max_inferences_per_s=100))
+    found = det.detect(frame_of(img), [target], [])
+    assert found is not None and det.inferences == 1  # one crop, not the whole frame
+    assert any(d.label == "person" and iou(d.box, target) >= 0.5 for d in found)
+
+
+def test_no_motion_no_tracks_no_inference_and_the_rate_cap() -> None:
+    img = vtest_frame(10)
+    det = Detector(DetectorConfig(sweep_interval_s=0, max_inferences_per_s=2))
+    assert det.detect(frame_of(img), [], []) is None
+    box = [(300.0, 200.0, 340.0, 300.0)]
+    ran = [det.detect(frame_of(img, i, i * 0.1), box, []) is not None for i in range(10)]  # 1 s of video
+    assert 2 <= sum(ran) <= 3 and det.inferences == sum(ran)
+
+
+def test_periodic_sweep_runs_the_full_frame() -> None:
+    det = Detector(DetectorConfig(sweep_interval_s=30, max_inferences_per_s=100))
+    img = vtest_frame(10)
+    assert det.detect(frame_of(img, 0, 0.0), [], []) is not None  # the first frame is a sweep
+    assert det.detect(frame_of(img, 1, 1.0), [], []) is None
+    assert det.detect(frame_of(img, 2, 31.0), [], []) is not None
+
+
+def test_labels_are_filtered_and_vehicles_found_on_the_bus_still() -> None:
+    img = cv2.imread(str(shared("stills/bus.jpg")))
+    det = Detector(DetectorConfig(mode="full", sweep_interval_s=0))
+    found = det.detect(frame_of(img), [(0, 0, 1, 1)], []) or []
+    labels = {d.label for d in found}
+    assert "person" in labels and "bus" in labels
+    only_people = Detector(DetectorConfig(mode="full", sweep_interval_s=0, labels=["person"]))
+    assert {d.label for d in only_people.detect(frame_of(img), [(0, 0, 1, 1)], []) or []} == {"person"}
+
+
+def test_crop_plan_merges_clips_and_falls_back_to_full_frame() -> None:
+    kw = {"padding": 0.25, "min_side": 256, "merge_overlap": 0.3, "max_crops": 4, "full_frame_area": 0.6}
+    crops = plan([(100, 100, 130, 180), (120, 110, 150, 190)], 768, 576, **kw)
+    assert crops is not None and len(crops) == 1
+    x1, y1, x2, y2 = crops[0]
+    assert x2 - x1 == y2 - y1 >= 256 and x1 >= 0 and y1 >= 0 and x2 <= 768 and y2 <= 576
+    corner = plan([(740, 540, 768, 576)], 768, 576, **kw)
+    assert corner is not None and corner[0][2] == 768 and corner[0][3] == 576  # moved inside
+    apart = plan([(10, 10, 40, 90), (700, 480, 730, 560)], 768, 576, **kw)
+    assert apart is not None and len(apart) == 2
+    assert plan([(0, 0, 700, 100)], 768, 576, **kw) is None  # wider than any square crop
+
+
+def test_model_errors_name_the_file(tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match="not found"):
+        Detector(DetectorConfig(model=tmp_path / "missing.onnx"))
+    truncated = tmp_path / "nanodet-g.onnx"
+    truncated.write_bytes((models_dir() / "nanodet-g.onnx").read_bytes()[:100_000])
+    shutil.copy(models_dir() / "labels.txt", tmp_path / "labels.txt")
+    with pytest.raises(ModelError, match=str(truncated)):
+        Detector(DetectorConfig(model=truncated))
+    with pytest.raises(ModelError, match="sha256"):
+        Detector(DetectorConfig(model=models_dir() / "nanodet-g.onnx", sha256="0" * 64))

@@ -1,0 +1,131 @@
+"""The motion stage on real and derived frames: tight boxes, calm at scene changes, masks, health."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import cv2
+import numpy as np
+
+from edge_agent.config import MotionConfig
+from edge_agent.motion import MotionDetector, MotionResult
+from edge_agent.sources.base import Frame, small_gray
+from tests.conftest import shared
+
+FPS = 10.0
+
+
+def frames(path: str, limit: int | None = None) -> Iterator[np.ndarray]:
+    cap = cv2.VideoCapture(str(shared(path)))
+    n = 0
+    while limit is None or n < limit:
+        ok, img = cap.read()
+        if not ok:
+            return
+        n += 1
+        yield img
+
+
+def frame_of(i: int, img: np.ndarray, fps: float = FPS) -> Frame:
+    return Frame(i, int(i * 1e9 / fps), datetime(2026, 11, 22, tzinfo=UTC), img, small_gray(img, 120))
+
+
+def run(images: list[np.ndarray], cfg: MotionConfig | None = None, fps: float = FPS) -> list[MotionResult]:
+    h, w = images[0].shape[:2]
+    m = MotionDetector(cfg or MotionConfig(), w, h)
+    return [m.process(frame_of(i, img, fps)) for i, img in enumerate(images)]
+
+
+def test_boxes_cover_the_walkers_in_frame_coordinates() -> None:
+    images = list(frames("pets09_s2l1_vtest/vtest.avi", 60))
+    results = run(images)
+    last = results[-1]
+    assert last.boxes and 0 < last.fraction < 0.2
+    assert all(0 <= b[0] < b[2] <= 768 and 0 <= b[1] < b[3] <= 576 for b in last.boxes)
+    # every box is person-sized or a group, never most of the frame
+    assert all((b[2] - b[0]) * (b[3] - b[1]) < 0.25 * 768 * 576 for b in last.boxes)
+
+
+def test_empty_car_park_is_calm_and_the_passing_car_is_seen() -> None:
+    results = run(list(frames("intel_car_detection/car-detection.mp4", 100)), fps=12.5)
+    assert not any(r.boxes for r in results[5:50]), "the empty stretch (frames 0-53) has no motion"
+    assert all(r.boxes for r in results[62:95]), "the white car (frames 55-99) is seen throughout"
+
+
+def test_sudden_brightness_change_is_a_scene_change_not_a_flood() -> None:
+    images = list(frames("intel_car_detection/car-detection.mp4", 40))
+    dark = [cv2.convertScaleAbs(img, alpha=0.45) for img in images[20:]]  # lights off / IR switch
+    results = run(images[:20] + dark, fps=12.5)
+    assert results[20].scene_change and not results[20].boxes
+    assert not any(r.boxes for r in results[21:]), "the new scene is learned, not reported as motion"
+
+
+def test_single_frame_flicker_is_rejected() -> None:
+    images = list(frames("intel_car_detection/car-detection.mp4", 40))
+    flicker = [img.copy() for img in images]
+    for i in range(20, 40, 3):  # an insect or a rain drop: bright for one frame, elsewhere each time
+        x = 100 + 15 * i
+        cv2.circle(flicker[i], (x, 200), 25, (255, 255, 255), -1)
+    results = run(flicker, fps=12.5)
+    assert not any(r.boxes for r in results[5:]), [i for i, r in enumerate(results) if r.boxes]
+    # the same blob held for several frames is motion
+    held = [img.copy() for img in images]
+    for i in range(20, 40):
+        cv2.circle(held[i], (100 + 5 * i, 200), 25, (255, 255, 255), -1)
+    assert any(r.boxes for r in run(held, fps=12.5)[22:])
+
+
+def test_on_screen_clock_is_not_motion_and_masks_hide_an_area() -> None:
+    images = list(frames("traffic_cctv_bgslibrary/video02.avi", 200))
+    clock = (0.0, 0.0, 0.3 * 320, 0.16 * 240)  # the timestamp and counters, top left
+
+    def inside(b: tuple[float, float, float, float], area: tuple[float, float, float, float]) -> bool:
+        return b[0] >= area[0] - 2 and b[1] >= area[1] - 2 and b[2] <= area[2] + 2 and b[3] <= area[3] + 2
+
+    plain = run(images, fps=25)
+    # the clock changes in one frame and then stands still: persistence keeps it out
+    assert not any(inside(b, clock) for r in plain[25:] for b in r.boxes)
+    right = (0.55 * 320, 0.0, 320.0, 240.0)  # the near carriageway, busy with cars
+    assert any(inside(b, right) for r in plain[25:] for b in r.boxes)
+    masked = run(images, MotionConfig(masks=[[(0.55, 0.0), (1.0, 0.0), (1.0, 1.0), (0.55, 1.0)]]), fps=25)
+    assert not any(b[0] >= right[0] + 2 for r in masked[25:] for b in r.boxes)
+    assert any(r.boxes for r in masked[25:]), "traffic outside the mask is still seen"
+
+
+def alerts(results: list[MotionResult]) -> list[tuple[int, str, bool]]:
+    return [(i, a.kind, a.active) for i, r in enumerate(results) for a in r.alerts]
+
+
+def test_frozen_stream_is_reported_once_and_cleared() -> None:
+    images = list(frames("pets09_s2l1_vtest/vtest.avi", 40))
+    stuck = images[:10] + [images[10]] * 120 + images[10:30]  # 12 s of the same picture
+    got = alerts(run(stuck, MotionConfig(frozen_s=10)))
+    frozen = [(i, active) for i, kind, active in got if kind == "frozen"]
+    assert frozen[0][1] is True and 100 <= frozen[0][0] <= 115
+    assert frozen[1][1] is False and frozen[1][0] >= 130
+    assert len(frozen) == 2
+
+
+def test_covered_lens_is_reported() -> None:
+    images = list(frames("pets09_s2l1_vtest/vtest.avi", 20))
+    black = [np.full_like(images[0], 3)] * 60
+    got = alerts(run(images + black, MotionConfig(dark_s=5)))
+    assert ("covered", True) in [(k, a) for _, k, a in got]
+
+
+def test_heavy_blur_is_reported() -> None:
+    images = list(frames("pets09_s2l1_vtest/vtest.avi", 60))
+    blurred = [cv2.GaussianBlur(img, (0, 0), 12) for img in images[30:]]
+    got = alerts(run(images[:30] + blurred * 3, MotionConfig(blur_s=5)))
+    assert ("blurred", True) in [(k, a) for _, k, a in got]
+
+
+def test_camera_moved_is_reported() -> None:
+    images = list(frames("pets09_s2l1_vtest/vtest.avi", 40))
+    h, w = images[0].shape[:2]
+    shift = np.float32([[1, 0, 60], [0, 1, 40]])
+    bumped = [cv2.warpAffine(img, shift, (w, h), borderMode=cv2.BORDER_REFLECT) for img in images[20:]]
+    results = run(images[:20] + bumped)
+    assert results[20].scene_change
+    assert ("moved", True) in [(k, a) for _, k, a in alerts(results)]
