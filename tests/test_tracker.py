@@ -1,0 +1,99 @@
+"""The tracker on ground-truth boxes of real video, with the detector's gaps and jitter."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from datetime import UTC, datetime
+
+import numpy as np
+
+from edge_agent.config import TrackerConfig
+from edge_agent.detector import Detection
+from edge_agent.sources.base import Frame
+from edge_agent.tracker import Tracker, assign_riders
+from tests.conftest import shared
+
+BLANK = np.zeros((576, 768, 3), np.uint8)
+
+
+def frame(i: int, fps: float = 10.0) -> Frame:
+    return Frame(i, int(i * 1e9 / fps), datetime(2026, 11, 22, tzinfo=UTC), BLANK, BLANK[:120, :160, 0])
+
+
+def gt() -> dict[int, list[tuple[int, tuple[float, float, float, float]]]]:
+    out: dict[int, list] = defaultdict(list)
+    for line in shared("pets09_s2l1_vtest/gt_frames_0001-0200.txt").read_text().splitlines():
+        f = line.split(",")
+        x, y, w, h = (float(v) for v in f[2:6])
+        out[int(f[0]) - 1].append((int(f[1]), (x, y, x + w, y + h)))
+    return out
+
+
+def test_ids_are_stable_through_gaps_and_jitter() -> None:
+    rng = np.random.default_rng(1)
+    truth = gt()
+    tracker = Tracker(TrackerConfig())
+    seen: dict[int, Counter[int]] = defaultdict(Counter)  # track id → ground-truth ids it covered
+    for i in range(200):
+        if i % 3 == 1:  # the detector did not run: predict only
+            out = tracker.update(frame(i), None)
+        else:
+            dets = []
+            for _, (x1, y1, x2, y2) in truth[i]:
+                if rng.random() < 0.15:  # missed
+                    continue
+                j = rng.normal(0, 2, 4)
+                dets.append(Detection((x1 + j[0], y1 + j[1], x2 + j[2], y2 + j[3]), "person", 0.8))
+            out = tracker.update(frame(i), dets)
+        for t in out.active:
+            if t.seen_this_frame:
+                gid = max(truth[i], key=lambda g: _overlap(g[1], t.box))[0]
+                seen[t.id][gid] += 1
+    owners = {tid: c.most_common(1)[0][0] for tid, c in seen.items()}
+    per_identity = Counter(owners.values())
+    assert set(per_identity) == {gid for rows in truth.values() for gid, _ in rows if _visible(truth, gid)}
+    assert max(per_identity.values()) <= 2
+    assert sum(per_identity.values()) <= 1.25 * len(per_identity)
+
+
+def _overlap(a: tuple, b: tuple) -> float:
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    return max(w, 0) * max(h, 0)
+
+
+def _visible(truth: dict, gid: int) -> bool:
+    return sum(1 for rows in truth.values() for g, _ in rows if g == gid) >= 20
+
+
+def test_confirmation_and_end_after_unseen() -> None:
+    tracker = Tracker(TrackerConfig(confirm_hits=3, max_unseen_s=1.0))
+    box = (100.0, 100.0, 140.0, 200.0)
+    outs = [tracker.update(frame(i), [Detection(box, "car", 0.9)]) for i in range(3)]
+    assert not outs[0].active and not outs[1].active and len(outs[2].active) == 1
+    ended = [t for i in range(3, 20) for t in tracker.update(frame(i), []).ended]
+    assert len(ended) == 1 and ended[0].id == outs[2].active[0].id
+
+
+def test_a_parked_car_becomes_stationary_and_lives_long() -> None:
+    tracker = Tracker(TrackerConfig(stationary_after_s=3.0, max_unseen_s=1.0, stationary_max_unseen_s=60))
+    box = (300.0, 300.0, 420.0, 380.0)
+    for i in range(50):
+        out = tracker.update(frame(i), [Detection(box, "car", 0.7)])
+    assert out.active[0].stationary
+    for i in range(50, 500):  # 45 s without detections: parked cars are only seen by sweeps
+        out = tracker.update(frame(i), None if i % 2 else [])
+    assert out.active and not out.ended
+
+
+def test_riders_belong_to_their_motorbike() -> None:
+    bike = Detection((200.0, 250.0, 260.0, 330.0), "motorcycle", 0.8)
+    rider = Detection((205.0, 200.0, 255.0, 300.0), "person", 0.9)
+    walker = Detection((400.0, 200.0, 440.0, 320.0), "person", 0.9)
+    kept, riders = assign_riders([bike, rider, walker], 0.4)
+    assert kept == [bike, walker] and riders == {0: 1}
+    tracker = Tracker(TrackerConfig(confirm_hits=1))
+    out = tracker.update(frame(0), [bike, rider, walker])
+    by_label = {t.label: t for t in out.active}
+    assert by_label["motorcycle"].riders == 1 and "person" in by_label
+    assert len(out.active) == 2
