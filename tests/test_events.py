@@ -66,7 +66,7 @@ def test_one_pass_is_start_few_updates_end_with_thumbnail_first(tmp_path: Path) 
     imgs = video_frames(40)
     msgs = walk(builder(tmp_path), imgs)
     events = [Event.model_validate_json(m.payload) for m in msgs if m.kind is Kind.EVENT]
-    assert [e.type for e in events][0] == "start" and events[-1].type == "end"
+    assert events[0].type == "start" and events[-1].type == "end"
     assert len(events) <= 4, "updates are rate-limited, not one per frame"
     assert len({e.id for e in events}) == 1 and events[0].id == "pole17-cam0-000001"
     assert [e.seq for e in events] == list(range(1, len(events) + 1))
