@@ -30,6 +30,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
+from edge_agent import homeassistant
 from edge_agent.commands import CommandHandler, command_reply
 from edge_agent.config import Settings
 from edge_agent.message import Kind, Message
@@ -244,6 +245,9 @@ class Delivery:
         log.info("connected to broker %s:%d", self.host, self.port)
         client.publish(self.topics.status, b"online", qos=1, retain=True)
         client.subscribe(self.topics.command_filter, qos=1)
+        if self.settings.homeassistant.enabled:
+            client.subscribe(homeassistant.status_topic(self.settings), qos=1)
+            self.publish(homeassistant.discovery(self.settings, self.topics))
         self._wake.set()
 
     def _on_connect_fail(self, _c: mqtt.Client, _u: Any) -> None:
@@ -264,6 +268,10 @@ class Delivery:
         self._wake.set()
 
     def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
+        if self.settings.homeassistant.enabled and msg.topic == homeassistant.status_topic(self.settings):
+            if msg.payload == b"online":  # Home Assistant restarted: describe the device again
+                self.publish(homeassistant.discovery(self.settings, self.topics))
+            return
         name = msg.topic.rsplit("/", 1)[-1]
         reply = command_reply(self.on_command, name, msg.payload)
         self.publish(Message(self.topics.reply(name), reply, Kind.REPLY))

@@ -30,9 +30,12 @@ ACL = """\
 user viewer
 topic read #
 topic write edge/+/cmd/#
+topic write homeassistant/status
 
 pattern write edge/%u/#
 pattern read edge/%u/cmd/#
+pattern write homeassistant/device/%u/config
+pattern read homeassistant/status
 """
 
 

@@ -169,3 +169,38 @@ def test_commands_get_json_replies_and_bad_ones_do_not_crash(broker: Broker, tmp
     finally:
         delivery.close()
         sub.close()
+
+
+def test_home_assistant_discovery_is_sent_and_resent_when_it_comes_online(
+    broker: Broker, tmp_path: Path
+) -> None:
+    s = settings_for(broker, tmp_path)
+    s = config.load(
+        None,
+        overrides={
+            **s.model_dump(mode="json", exclude={"mqtt"}),
+            "mqtt": {**s.mqtt.model_dump(mode="json"), "password": USERS["pole1"]},
+            "homeassistant": {"enabled": True},
+        },
+    )
+    sub = Subscriber(broker, ["homeassistant/device/+/config"])
+    delivery = Delivery(s)
+    try:
+        assert sub.wait_for(lambda: len(sub.messages) == 1, 10)
+        msg = sub.messages[0]
+        assert msg.topic == "homeassistant/device/pole1/config"
+        body = json.loads(msg.payload)
+        assert body["availability_topic"] == "edge/pole1/status"
+        comps = body["components"]
+        assert (
+            comps["motion"]["p"] == "binary_sensor"
+            and comps["motion"]["state_topic"] == "edge/pole1/cam0/motion"
+        )
+        assert comps["snapshot"]["p"] == "image"
+        assert comps["temperature_c"]["state_topic"] == "edge/pole1/stats"
+        sub.client.publish("homeassistant/status", b"online", qos=1)
+        assert sub.wait_for(lambda: len(sub.messages) == 2, 10), "re-sent when Home Assistant restarts"
+        assert delivery.stats.rejected == {}
+    finally:
+        delivery.close()
+        sub.close()
