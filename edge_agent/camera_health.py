@@ -14,7 +14,8 @@ import numpy as np
 from edge_agent.config import MotionConfig
 from edge_agent.sources.base import Frame
 
-SHARPNESS_LEARN_RATE = 0.01
+SHARPNESS_LEARN_RATE = 0.05
+SHARPNESS_EVERY_NS = 500_000_000
 PHASE_RESPONSE_MIN = 0.2
 
 
@@ -58,6 +59,7 @@ class CameraHealth:
         self.moved = False
         self._prev: np.ndarray | None = None
         self._sharpness: float | None = None
+        self._last_sharp_ns = -SHARPNESS_EVERY_NS
 
     def update(self, frame: Frame, gray: np.ndarray, background: np.ndarray) -> list[CameraAlert]:
         now = frame.mono_ns
@@ -65,21 +67,23 @@ class CameraHealth:
         same = self._prev is not None and self._prev.shape == gray.shape and not np.any(self._prev != gray)
         self._prev = gray.copy()
         alerts += self.frozen.update(now, same, f"the picture has not changed for {self.cfg.frozen_s:.0f} s")
-        mean = float(gray.mean())
+        mean = cv2.mean(gray)[0]
         alerts += self.covered.update(
             now,
             mean < self.cfg.dark_level,
             f"the picture is dark (mean {mean:.0f}): lens covered or no light",
         )
-        sharp = float(cv2.Laplacian(gray, cv2.CV_32F).var())
-        if self._sharpness is None:
-            self._sharpness = sharp
-        blurred = mean >= self.cfg.dark_level and sharp < self.cfg.blur_ratio * self._sharpness
-        if not blurred:  # learn the scene's usual sharpness only from sharp frames
-            self._sharpness += SHARPNESS_LEARN_RATE * (sharp - self._sharpness)
-        alerts += self.blurred.update(
-            now, blurred, f"the picture is blurred (sharpness {sharp:.0f} of usual {self._sharpness:.0f})"
-        )
+        if now - self._last_sharp_ns >= SHARPNESS_EVERY_NS:  # slow to change: twice a second is plenty
+            self._last_sharp_ns = now
+            sharp = float(cv2.Laplacian(gray, cv2.CV_32F).var())
+            if self._sharpness is None:
+                self._sharpness = sharp
+            blurred = mean >= self.cfg.dark_level and sharp < self.cfg.blur_ratio * self._sharpness
+            if not blurred:  # learn the scene's usual sharpness only from sharp frames
+                self._sharpness += SHARPNESS_LEARN_RATE * (sharp - self._sharpness)
+            alerts += self.blurred.update(
+                now, blurred, f"the picture is blurred (sharpness {sharp:.0f} of usual {self._sharpness:.0f})"
+            )
         return alerts
 
     def scene_changed(self, gray: np.ndarray, old_background: np.ndarray) -> list[CameraAlert]:

@@ -90,6 +90,7 @@ class MotionConfig(Section):
     min_area: float = Field(
         0.0004, ge=0, le=1, description="least area of a motion box, as a fraction of the frame"
     )
+    min_blob_px: int = Field(4, ge=1, le=1000, description="least pixels of a motion blob (small image)")
     merge_gap: float = Field(
         0.0, ge=0, le=0.5, description="motion blobs closer than this (fraction of width) are merged"
     )

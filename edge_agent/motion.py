@@ -23,6 +23,8 @@ from edge_agent.geometry import Box
 from edge_agent.sources.base import Frame
 
 KERNEL = cv2.getStructuringElement(cv2.MORPH_RECT, (3, 3))
+ONE = (1.0, 0.0, 0.0, 0.0)
+SAMPLE = 3  # grid step for the robust (median) estimates of gain and noise
 
 
 @dataclass(slots=True)
@@ -73,20 +75,20 @@ class MotionDetector:
             self._start(gray)
         assert self._bg is not None and self._streak is not None
         alerts = self.health.update(frame, gray, self._bg)
-        mean = float(gray.mean())
+        mean = cv2.mean(gray)[0]
         jump = abs(mean - self._prev_mean)
         self._prev_mean = mean
 
         # Exposure compensation: auto-exposure and clouds scale the whole picture; follow them
         # in the background so that only local change counts as motion.
-        # The median ratio is robust to the moving object itself (less than half the picture).
-        sample = (slice(None, None, 2), slice(None, None, 2))
+        # The median ratio on a sparse grid is robust to the moving object itself.
+        sample = (slice(None, None, SAMPLE), slice(None, None, SAMPLE))
         gain = float(np.median((gray[sample] + 1.0) / (self._bg[sample] + 1.0)))
         if abs(gain - 1.0) > self.cfg.gain_tolerance:
             self._bg *= gain
         bg8 = cv2.convertScaleAbs(self._bg)
         diff = cv2.absdiff(gray, bg8)
-        noise = float(np.median(diff)) * self.cfg.noise_factor
+        noise = float(np.median(diff[sample])) * self.cfg.noise_factor
         thr = max(self.cfg.threshold, noise)
         _, moving = cv2.threshold(diff, thr, 255, cv2.THRESH_BINARY)
         if self._mask is not None:
@@ -109,8 +111,9 @@ class MotionDetector:
             return MotionResult([], fraction, scene_change=True, alerts=alerts)
 
         # Persistence: count consecutive moving frames per pixel (saturating).
-        self._streak = np.where(moving > 0, np.minimum(self._streak + 1, 250), 0).astype(np.uint8)
-        persistent = np.where(self._streak >= self.cfg.persistence, 255, 0).astype(np.uint8)
+        cv2.add(self._streak, ONE, dst=self._streak, mask=moving)  # uint8: saturates at 255
+        self._streak = cv2.bitwise_and(self._streak, moving)  # reset where still
+        _, persistent = cv2.threshold(self._streak, self.cfg.persistence - 1, 255, cv2.THRESH_BINARY)
         persistent = cv2.morphologyEx(persistent, cv2.MORPH_OPEN, KERNEL)
         self.mask = persistent  # the small foreground mask, for benchmarks and debugging
 
@@ -120,7 +123,7 @@ class MotionDetector:
         if self.cfg.motion_learning_rate > 0:
             cv2.accumulateWeighted(gray, self._bg, self.cfg.motion_learning_rate, mask=moving)
         # Pixels that have "moved" for many frames in a row are part of the scene now.
-        stuck = np.where(self._streak >= self.cfg.absorb_frames, 255, 0).astype(np.uint8)
+        _, stuck = cv2.threshold(self._streak, self.cfg.absorb_frames - 1, 255, cv2.THRESH_BINARY)
         cv2.accumulateWeighted(gray, self._bg, self.cfg.learning_rate, mask=stuck)
         if self._relearn:
             self._relearn -= 1
@@ -133,8 +136,9 @@ class MotionDetector:
         if n <= 1:
             return []
         sx, sy = self.frame_size[0] / w, self.frame_size[1] / h
+        min_px = self.cfg.min_blob_px  # specks left by the opening are not worth merging
         blobs: list[Box] = [
-            (float(x), float(y), float(x + bw), float(y + bh)) for x, y, bw, bh, _ in stats[1:]
+            (float(x), float(y), float(x + bw), float(y + bh)) for x, y, bw, bh, a in stats[1:] if a >= min_px
         ]
         merged = cluster(blobs, gap=self.cfg.merge_gap * w)
         min_area = self.cfg.min_area * w * h
