@@ -18,12 +18,6 @@ for tool in debootstrap qemu-aarch64-static; do
     command -v "$tool" >/dev/null || { echo "missing $tool: apt install debootstrap qemu-user-static binfmt-support" >&2; exit 1; }
 done
 
-# arm64 binaries run through binfmt_misc (debootstrap's second stage, pip's subprocesses)
-if [ ! -e /proc/sys/fs/binfmt_misc/register ]; then
-    mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
-fi
-update-binfmts --enable qemu-aarch64 2>/dev/null || true
-
 if [ ! -x "$root/usr/bin/python3" ]; then
     debootstrap --arch=arm64 --include=python3,python3-venv,ca-certificates bookworm "$root" \
         http://deb.debian.org/debian
@@ -33,8 +27,6 @@ rm -rf "$root/opt/edge-agent-src"
 mkdir -p "$root/opt/edge-agent-src"
 (cd "$src" && git ls-files -z | xargs -0 cp --parents -t "$root/opt/edge-agent-src")
 cp /etc/resolv.conf "$root/etc/resolv.conf"
-# the host's CA bundle, so that pip works behind a TLS-inspecting proxy too
-cp /etc/ssl/certs/ca-certificates.crt "$root/etc/ssl/certs/ca-certificates.crt"
 
 run() {  # run a command in the arm64 root as a given CPU
     local cpu=$1

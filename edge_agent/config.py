@@ -86,10 +86,6 @@ class MotionConfig(Section):
     absorb_frames: int = Field(
         50, ge=2, le=250, description="a pixel moving this many frames in a row joins the background"
     )
-    ghost_frames: int = Field(
-        10, ge=2, le=250, description="foreground unchanged this many frames is scene (a ghost)"
-    )
-    ghost_delta: int = Field(3, ge=1, le=50, description="frame-to-frame change below this is still")
     persistence: int = Field(2, ge=1, le=10, description="frames a pixel must move in a row to count")
     min_area: float = Field(
         0.0004, ge=0, le=1, description="least area of a motion box, as a fraction of the frame"

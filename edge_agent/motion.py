@@ -60,15 +60,11 @@ class MotionDetector:
         self._relearn = 0
         self._prev_mean = 0.0
         self.mask: np.ndarray | None = None
-        self._still: np.ndarray | None = None
-        self._prev_gray: np.ndarray | None = None
 
     def _start(self, gray: np.ndarray) -> None:
         h, w = gray.shape
         self._bg = gray.astype(np.float32)
         self._streak = np.zeros((h, w), np.uint8)
-        self._still = np.zeros((h, w), np.uint8)
-        self._prev_gray = None
         self._mask = polygon_mask(self.cfg.masks, w, h) if self.cfg.masks else None
         self._unmasked = int(np.count_nonzero(self._mask)) if self._mask is not None else h * w
         self._prev_mean = float(gray.mean())
@@ -126,18 +122,6 @@ class MotionDetector:
         cv2.accumulateWeighted(gray, self._bg, still_rate, mask=cv2.bitwise_not(moving))
         if self.cfg.motion_learning_rate > 0:
             cv2.accumulateWeighted(gray, self._bg, self.cfg.motion_learning_rate, mask=moving)
-        # Ghosts: foreground that has not changed from frame to frame for `ghost_frames` (where a
-        # car stood, a region the exposure swing left behind) is scene, not motion: learn it now.
-        if self._prev_gray is not None:
-            _, still = cv2.threshold(
-                cv2.absdiff(gray, self._prev_gray), self.cfg.ghost_delta, 255, cv2.THRESH_BINARY_INV
-            )
-            still = cv2.bitwise_and(still, moving)
-            cv2.add(self._still, ONE, dst=self._still, mask=still)
-            self._still = cv2.bitwise_and(self._still, still)
-            _, ghost = cv2.threshold(self._still, self.cfg.ghost_frames - 1, 255, cv2.THRESH_BINARY)
-            cv2.accumulateWeighted(gray, self._bg, 0.5, mask=ghost)
-        self._prev_gray = gray
         # Pixels that have "moved" for many frames in a row are part of the scene now.
         _, stuck = cv2.threshold(self._streak, self.cfg.absorb_frames - 1, 255, cv2.THRESH_BINARY)
         cv2.accumulateWeighted(gray, self._bg, self.cfg.learning_rate, mask=stuck)
