@@ -39,8 +39,9 @@ run cortex-a72 /opt/venv/bin/python -m pip install -q "numpy<2" /opt/edge-agent-
 status=0
 for cpu in cortex-a72 cortex-a53; do
     echo "== $cpu"
-    if run "$cpu" /opt/venv/bin/edge-agent --version \
-        && run "$cpu" /opt/venv/bin/edge-agent replay /opt/edge-agent-src/demo/car-detection.mp4 \
+    # qemu-user runs ELF binaries, not the console script's shebang: go through python -m
+    if run "$cpu" /opt/venv/bin/python -m edge_agent --version \
+        && run "$cpu" /opt/venv/bin/python -m edge_agent replay /opt/edge-agent-src/demo/car-detection.mp4 \
             --out "/tmp/smoke-$cpu" --no-progress; then
         echo "== $cpu: ok"
     else
