@@ -141,7 +141,7 @@ class DetectorConfig(Section):
     labels: list[str] = Field(default_factory=lambda: list(DEFAULT_LABELS), description="labels kept")
     min_score: float = Field(0.45, ge=0.0, le=1.0, description="least score of a detection")
     label_min_score: dict[str, Annotated[float, Field(ge=0.0, le=1.0)]] = Field(
-        default_factory=lambda: {"car": 0.25, "bus": 0.25, "truck": 0.25},
+        default_factory=lambda: {"car": 0.22, "bus": 0.22, "truck": 0.22},
         description="per-label least score (vehicles seen from above score low)",
     )
     min_box_px: float = Field(8.0, ge=0, description="least box side in frame pixels")
