@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from edge_agent.config import CameraConfig
 from edge_agent.sources.base import Frame, Source, SourceError, small_gray
+from edge_agent.sources.live import Grabber, LiveSource
 
 if TYPE_CHECKING:
     from edge_agent.sources.opencv import FileSource
@@ -24,13 +25,15 @@ def open_file(path: Path, motion_height: int, start: datetime | None = None) -> 
 def open_camera(cfg: CameraConfig, motion_height: int) -> Source:
     """The source named by `camera.source`: picamera2, a URL, a USB device, or a file."""
     spec = cfg.source
-    timing = (cfg.reopen_min_s, cfg.reopen_max_s, cfg.read_timeout_s)
+    grabber: Grabber
     if spec == "picamera2":
-        from edge_agent.sources.picamera import open_picamera
+        from edge_agent.sources.picamera import PicameraGrabber
 
-        return open_picamera(cfg.width, cfg.height, cfg.fps, motion_height, *timing)
-    if "://" in spec or spec.startswith(("usb:", "/dev/video")):
-        from edge_agent.sources.opencv import open_stream
+        grabber = PicameraGrabber(cfg.width, cfg.height, cfg.fps, motion_height)
+    elif "://" in spec or spec.startswith(("usb:", "/dev/video")):
+        from edge_agent.sources.opencv import CaptureGrabber
 
-        return open_stream(spec, cfg.width, cfg.height, cfg.fps, motion_height, *timing)
-    return open_file(Path(spec), motion_height)
+        grabber = CaptureGrabber(spec, cfg.width, cfg.height, cfg.fps, motion_height)
+    else:
+        return open_file(Path(spec), motion_height)
+    return LiveSource(spec, grabber, cfg.reopen_min_s, cfg.reopen_max_s, cfg.read_timeout_s)

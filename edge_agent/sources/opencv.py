@@ -21,7 +21,6 @@ import cv2
 import numpy as np
 
 from edge_agent.sources.base import Frame, Source, SourceError, SourceStats, small_gray
-from edge_agent.sources.live import LiveSource
 
 PROBE_TIMEOUT_S = 60.0
 PROBE_FRAMES = 3
@@ -192,17 +191,3 @@ class CaptureGrabber:
         if self._cap is not None:
             self._cap.release()
             self._cap = None
-
-
-def open_stream(
-    spec: str,
-    width: int,
-    height: int,
-    fps: float,
-    motion_height: int,
-    reopen_min_s: float,
-    reopen_max_s: float,
-    read_timeout_s: float,
-) -> LiveSource:
-    grabber = CaptureGrabber(spec, width, height, fps, motion_height)
-    return LiveSource(spec, grabber, reopen_min_s, reopen_max_s, read_timeout_s)

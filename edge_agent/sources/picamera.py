@@ -12,7 +12,6 @@ from typing import Any
 import numpy as np
 
 from edge_agent.sources.base import SourceError
-from edge_agent.sources.live import LiveSource
 
 
 def lores_size(width: int, height: int, motion_height: int) -> tuple[int, int]:
@@ -77,16 +76,3 @@ class PicameraGrabber:
             except Exception:
                 pass
             self._cam = None
-
-
-def open_picamera(
-    width: int,
-    height: int,
-    fps: float,
-    motion_height: int,
-    reopen_min_s: float,
-    reopen_max_s: float,
-    read_timeout_s: float,
-) -> LiveSource:
-    grabber = PicameraGrabber(width, height, fps, motion_height)
-    return LiveSource("picamera2", grabber, reopen_min_s, reopen_max_s, read_timeout_s)
