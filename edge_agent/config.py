@@ -146,6 +146,19 @@ class DetectorConfig(Section):
     )
     min_box_px: float = Field(8.0, ge=0, description="least box side in frame pixels")
     nms_iou: float = Field(0.5, gt=0.0, le=1.0, description="overlap above which boxes are merged")
+    box_voting: bool = Field(True, description="a kept box is the score-weighted mean of those it merges")
+    flip: bool = Field(
+        False, description="also run each input mirrored and fuse both views (twice the model time)"
+    )
+    track_min_score: float | None = Field(
+        None,
+        ge=0.0,
+        le=1.0,
+        description="least score of a detection that overlaps a live track (none: no lower bar)",
+    )
+    track_iou: float = Field(
+        0.5, gt=0.0, le=1.0, description="overlap with a live track box that lets track_min_score apply"
+    )
     crop_min_side: int = Field(256, ge=64, le=4096, description="least crop side in frame pixels")
     crop_padding: float = Field(0.25, ge=0.0, le=2.0, description="padding around what a crop covers")
     crop_merge_overlap: float = Field(0.3, ge=0.0, le=1.0, description="merge crops overlapping this much")

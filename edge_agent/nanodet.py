@@ -121,29 +121,40 @@ def decode(
     return np.concatenate(boxes), np.concatenate(scores), np.concatenate(classes)
 
 
-def nms(boxes: np.ndarray, scores: np.ndarray, classes: np.ndarray, iou: float) -> np.ndarray:
-    """Indices kept by per-class non-maximum suppression, best score first."""
+def _overlaps(boxes: np.ndarray, i: int, areas: np.ndarray) -> np.ndarray:
+    """IoU of box `i` with every box."""
+    w = np.clip(np.minimum(boxes[i, 2], boxes[:, 2]) - np.maximum(boxes[i, 0], boxes[:, 0]), 0, None)
+    h = np.clip(np.minimum(boxes[i, 3], boxes[:, 3]) - np.maximum(boxes[i, 1], boxes[:, 1]), 0, None)
+    inter = w * h
+    return inter / np.maximum(areas[i] + areas - inter, 1e-9)
+
+
+def nms(
+    boxes: np.ndarray, scores: np.ndarray, classes: np.ndarray, iou: float, vote: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-class non-maximum suppression, best score first: (indices kept, their boxes).
+
+    With `vote`, each kept box is the score-weighted mean of the boxes it suppresses (box
+    voting): neighbouring cells and mirrored views agree on the edges better than any one box.
+    """
     if len(boxes) == 0:
-        return np.zeros(0, np.int64)
-    # Offset each class far apart so that one pass suppresses within classes only.
-    shifted = boxes + (classes.astype(np.float32) * 1e5)[:, None]
-    order = scores.argsort()[::-1]
-    keep: list[int] = []
-    areas = (shifted[:, 2] - shifted[:, 0]) * (shifted[:, 3] - shifted[:, 1])
-    while order.size:
-        i = order[0]
-        keep.append(int(i))
-        rest = order[1:]
-        w = np.clip(
-            np.minimum(shifted[i, 2], shifted[rest, 2]) - np.maximum(shifted[i, 0], shifted[rest, 0]), 0, None
-        )
-        h = np.clip(
-            np.minimum(shifted[i, 3], shifted[rest, 3]) - np.maximum(shifted[i, 1], shifted[rest, 1]), 0, None
-        )
-        inter = w * h
-        overlap = inter / np.maximum(areas[i] + areas[rest] - inter, 1e-9)
-        order = rest[overlap <= iou]
-    return np.asarray(keep, np.int64)
+        return np.zeros(0, np.int64), boxes
+    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    alive = np.ones(len(boxes), bool)
+    kept_boxes, kept = [], []
+    for i in scores.argsort()[::-1]:
+        if not alive[i]:
+            continue
+        group = alive & (classes == classes[i]) & (_overlaps(boxes, int(i), areas) > iou)
+        group[i] = True
+        if vote:
+            weights = scores[group]
+            kept_boxes.append((boxes[group] * weights[:, None]).sum(axis=0) / weights.sum())
+        else:
+            kept_boxes.append(boxes[i])
+        kept.append(int(i))
+        alive &= ~group
+    return np.asarray(kept, np.int64), np.asarray(kept_boxes, np.float32).reshape(-1, 4)
 
 
 class NanoDet:
@@ -153,16 +164,39 @@ class NanoDet:
         self.path = path
         self.session = load_session(path, threads, expected_sha256)
         self.input_name = self.session.get_inputs()[0].name
+        self.output_names = [o.name for o in self.session.get_outputs()]
 
     def infer(
-        self, image: np.ndarray, size: int, min_score: float, class_ids: np.ndarray, nms_iou: float
+        self,
+        image: np.ndarray,
+        size: int,
+        min_score: float,
+        class_ids: np.ndarray,
+        nms_iou: float,
+        *,
+        flip: bool = False,
+        vote: bool = False,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Boxes in `image` pixels, scores, classes. `flip`: also run the mirrored image and
+        fuse both views (twice the cost); `vote`: box voting in the NMS."""
         blob, lb = letterbox(image, size)
-        names = [o.name for o in self.session.get_outputs()]
-        outputs = dict(zip(names, self.session.run(names, {self.input_name: blob}), strict=True))
-        boxes, scores, classes = decode(outputs, size, min_score, class_ids)
-        keep = nms(boxes, scores, classes, nms_iou)
-        boxes = (boxes[keep] - np.array([lb.dx, lb.dy, lb.dx, lb.dy], np.float32)) / lb.scale
+        views = [blob, blob[..., ::-1].copy()] if flip else [blob]
+        found = []
+        for k, view in enumerate(views):
+            outputs = dict(
+                zip(
+                    self.output_names,
+                    self.session.run(self.output_names, {self.input_name: view}),
+                    strict=True,
+                )
+            )
+            boxes, scores, classes = decode(outputs, size, min_score, class_ids)
+            if k == 1:  # mirrored back
+                boxes = np.stack([size - boxes[:, 2], boxes[:, 1], size - boxes[:, 0], boxes[:, 3]], 1)
+            found.append((boxes, scores, classes))
+        boxes, scores, classes = (np.concatenate(parts) for parts in zip(*found, strict=True))
+        keep, boxes = nms(boxes, scores, classes, nms_iou, vote)
+        scores, classes = scores[keep], classes[keep]
+        boxes = (boxes - np.array([lb.dx, lb.dy, lb.dx, lb.dy], np.float32)) / lb.scale
         h, w = image.shape[:2]
-        boxes = np.clip(boxes, 0, [w, h, w, h])
-        return boxes, scores[keep], classes[keep]
+        return np.clip(boxes, 0, [w, h, w, h]), scores, classes

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from edge_agent.config import DetectorConfig
-from edge_agent.crops import plan
 from edge_agent.detector import Detector, ModelError, models_dir
 from edge_agent.geometry import iou
+from edge_agent.nanodet import nms
 from edge_agent.sources.base import Frame, small_gray
 from tests.conftest import shared
 
@@ -94,19 +94,6 @@ def test_labels_are_filtered_and_vehicles_found_on_the_bus_still() -> None:
     assert {d.label for d in only_people.detect(frame_of(img), [(0, 0, 1, 1)], []) or []} == {"person"}
 
 
-def test_crop_plan_merges_clips_and_falls_back_to_full_frame() -> None:
-    kw = {"padding": 0.25, "min_side": 256, "merge_overlap": 0.3, "max_crops": 4, "full_frame_area": 0.6}
-    crops = plan([(100, 100, 130, 180), (120, 110, 150, 190)], 768, 576, **kw)
-    assert crops is not None and len(crops) == 1
-    x1, y1, x2, y2 = crops[0]
-    assert x2 - x1 == y2 - y1 >= 256 and x1 >= 0 and y1 >= 0 and x2 <= 768 and y2 <= 576
-    corner = plan([(740, 540, 768, 576)], 768, 576, **kw)
-    assert corner is not None and corner[0][2] == 768 and corner[0][3] == 576  # moved inside
-    apart = plan([(10, 10, 40, 90), (700, 480, 730, 560)], 768, 576, **kw)
-    assert apart is not None and len(apart) == 2
-    assert plan([(0, 0, 700, 100)], 768, 576, **kw) is None  # wider than any square crop
-
-
 def test_model_errors_name_the_file(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match="not found"):
         Detector(DetectorConfig(model=tmp_path / "missing.onnx"))
@@ -117,3 +104,54 @@ def test_model_errors_name_the_file(tmp_path: Path) -> None:
         Detector(DetectorConfig(model=truncated))
     with pytest.raises(ModelError, match="sha256"):
         Detector(DetectorConfig(model=models_dir() / "nanodet-g.onnx", sha256="0" * 64))
+
+
+def test_a_live_track_vouches_for_a_low_score_person() -> None:
+    img = vtest_frame(100)  # a person half hidden by the sign scores low here
+    common = {
+        "mode": "full",
+        "sweep_interval_s": 0,
+        "max_inferences_per_s": 100,
+        "model": Path("nanodet-g.onnx"),
+    }
+    strict = Detector(DetectorConfig(**common, min_score=0.45, track_min_score=0.45))
+    loose = Detector(DetectorConfig(**common, min_score=0.3, track_min_score=0.3))
+    seen = {d.box for d in strict.detect(frame_of(img), [(0, 0, 1, 1)], []) or [] if d.label == "person"}
+    low = [d for d in loose.detect(frame_of(img), [(0, 0, 1, 1)], []) or [] if d.label == "person"]
+    low = [d for d in low if not any(iou(d.box, b) > 0.9 for b in seen)]
+    assert low, "frame 100 should hold a person scored between 0.3 and 0.45"
+    track = low[0].box
+    vouched = Detector(DetectorConfig(**common, min_score=0.45, track_min_score=0.3, track_iou=0.5))
+    found = vouched.detect(frame_of(img), [(0, 0, 1, 1)], [track]) or []
+    people = [d for d in found if d.label == "person"]
+    assert any(iou(d.box, track) > 0.9 and d.score < 0.45 for d in people)
+    others = [d for d in low[1:] if iou(d.box, track) < 0.5]
+    assert not any(iou(d.box, o.box) > 0.9 for d in people for o in others)  # only where the track is
+
+
+def test_mirrored_view_and_box_voting_still_find_the_people() -> None:
+    cfg = {"mode": "full", "sweep_interval_s": 0, "flip": True, "box_voting": True}
+    det = Detector(DetectorConfig(**cfg))  # type: ignore[arg-type]
+    found = det.detect(frame_of(vtest_frame(50)), [(0, 0, 1, 1)], []) or []
+    people = [d for d in found if d.label == "person"]
+    truth = gt_boxes(50)
+    assert sum(any(iou(d.box, g) >= 0.5 for d in people) for g in truth) >= 0.7 * len(truth)
+    assert all(0 <= d.box[0] < d.box[2] <= 768 and 0 <= d.box[1] < d.box[3] <= 576 for d in found)
+    # No two boxes of one person left over from the two views.
+    assert all(iou(a.box, b.box) <= 0.5 for i, a in enumerate(people) for b in people[i + 1 :])
+
+
+def test_box_voting_averages_what_it_suppresses() -> None:
+    boxes = np.array([[10, 10, 50, 90], [14, 10, 54, 90], [200, 10, 240, 90]], np.float32)
+    scores = np.array([0.9, 0.3, 0.8], np.float32)
+    classes = np.zeros(3, np.int64)
+    keep, plain = nms(boxes, scores, classes, 0.5)
+    assert list(keep) == [0, 2] and plain[0].tolist() == [10, 10, 50, 90]
+    keep, voted = nms(boxes, scores, classes, 0.5, vote=True)
+    assert (
+        list(keep) == [0, 2]
+        and voted[0][0] == pytest.approx(11.0)
+        and voted[1].tolist() == [200, 10, 240, 90]
+    )
+    keep, _ = nms(boxes, scores, np.array([0, 1, 0]), 0.5)  # another class is not suppressed
+    assert list(keep) == [0, 2, 1]
