@@ -106,6 +106,12 @@ class MotionConfig(Section):
     gain_tolerance: float = Field(
         0.01, ge=0, le=0.5, description="follow whole-picture brightness changes above this ratio"
     )
+    gain_blocks: tuple[int, int] = Field(
+        (8, 6), description="columns and rows of blocks for exposure changes behind moving objects"
+    )
+    gain_block_spread: float = Field(
+        0.08, gt=0, le=1, description="pixels whose brightness changed more than this are not used"
+    )
     relearn_frames: int = Field(5, ge=1, le=100, description="frames to re-learn after a scene change")
     # Polygons in normalised 0..1 coordinates where motion is ignored (on-screen clock, a tree).
     masks: list[list[Point]] = Field(default_factory=list, description="polygons where motion is ignored")

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from edge_agent import exposure
 from edge_agent.camera_health import CameraAlert, CameraHealth
 from edge_agent.config import MotionConfig
 from edge_agent.crops import cluster
@@ -24,7 +25,6 @@ from edge_agent.sources.base import Frame
 
 KERNEL = cv2.getStructuringElement(cv2.MORPH_RECT, (3, 3))
 ONE = (1.0, 0.0, 0.0, 0.0)
-SAMPLE = 3  # grid step for the robust (median) estimates of gain and noise
 
 
 @dataclass(slots=True)
@@ -59,6 +59,7 @@ class MotionDetector:
         self._unmasked = 1
         self._relearn = 0
         self._prev_mean = 0.0
+        self._previous: np.ndarray | None = None
         self.mask: np.ndarray | None = None
 
     def _start(self, gray: np.ndarray) -> None:
@@ -79,16 +80,11 @@ class MotionDetector:
         jump = abs(mean - self._prev_mean)
         self._prev_mean = mean
 
-        # Exposure compensation: auto-exposure and clouds scale the whole picture; follow them
-        # in the background so that only local change counts as motion.
-        # The median ratio on a sparse grid is robust to the moving object itself.
-        sample = (slice(None, None, SAMPLE), slice(None, None, SAMPLE))
-        gain = float(np.median((gray[sample] + 1.0) / (self._bg[sample] + 1.0)))
-        if abs(gain - 1.0) > self.cfg.gain_tolerance:
-            self._bg *= gain
+        exposure.follow(self._bg, gray, self._previous, self._streak, self.cfg)
+        self._previous = gray
         bg8 = cv2.convertScaleAbs(self._bg)
         diff = cv2.absdiff(gray, bg8)
-        noise = float(np.median(diff[sample])) * self.cfg.noise_factor
+        noise = float(np.median(diff[exposure.GRID])) * self.cfg.noise_factor
         thr = max(self.cfg.threshold, noise)
         _, moving = cv2.threshold(diff, thr, 255, cv2.THRESH_BINARY)
         if self._mask is not None:

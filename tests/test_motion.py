@@ -61,6 +61,27 @@ def test_sudden_brightness_change_is_a_scene_change_not_a_flood() -> None:
     assert not any(r.boxes for r in results[21:]), "the new scene is learned, not reported as motion"
 
 
+def test_uneven_exposure_ramp_behind_a_parked_object_leaves_no_ghost() -> None:
+    # The empty car park; a dark object stands at the top for 25 frames while the camera's AGC
+    # brightens the picture unevenly (top +60 %, bottom +10 %), then it leaves. The background
+    # behind the object must follow its visible neighbours, not the whole image's gain.
+    # (No learning under moving objects here, so that only the exposure following is tested.)
+    still = next(frames("intel_car_detection/car-detection.mp4", 1))
+    h = still.shape[0]
+    ramp = np.linspace(0.6, 0.1, h, dtype=np.float32)[:, None, None]
+    images = []
+    for i in range(70):
+        t = min(max(i - 15, 0), 25) / 25  # the ramp runs over frames 15-40
+        img = cv2.convertScaleAbs(still.astype(np.float32) * (0.7 + 0.7 * ramp * t))
+        if 10 <= i < 45:
+            cv2.rectangle(img, (300, 0), (420, 90), (20, 20, 20), -1)
+        images.append(img)
+    results = run(images, MotionConfig(motion_learning_rate=0.0), fps=12.5)
+    assert all(r.boxes for r in results[12:45]), "the object is seen while it stands there"
+    late = [i for i, r in enumerate(results[48:], 48) if r.boxes]
+    assert not late, f"ghost where the object stood, frames {late}"
+
+
 def test_single_frame_flicker_is_rejected() -> None:
     images = list(frames("intel_car_detection/car-detection.mp4", 40))
     flicker = [img.copy() for img in images]
