@@ -26,7 +26,7 @@ def follow(
     """Scale `bg` (float32, in place) to the exposure of `gray`; `hidden`: uint8, non-zero
     where something moved last frame (the background there is not in view)."""
     gain = float(np.median((gray[GRID] + 1.0) / (bg[GRID] + 1.0)))
-    covered = hidden.view(bool) if hidden.dtype == np.bool_ else hidden > 0
+    covered = hidden > 0
     if previous is not None and covered.any():
         step = (gray[GRID] + 1.0) / (previous[GRID] + 1.0)
         whole = float(np.median(step))
