@@ -199,13 +199,14 @@ def main() -> None:
     acc = [
         pets_accuracy("fp32", "full", 320, th),
         pets_accuracy("fp32", "full", 416, th),
+        pets_accuracy("int8", "full", 320, th),
         pets_accuracy("int8", "full", 416, th),
+        pets_accuracy("fp32", "crops", 416, None),
         pets_accuracy("int8", "crops", 416, None),
         pets_accuracy("int8", "crops", 416, None, flip=True),
-        pets_accuracy("fp32", "crops", 416, None, flip=True),
         {
-            **pets_accuracy("fp32", "crops", 416, None, flip=True, label_min_score={}),
-            "how": "op. point, vehicles 0.45",
+            **pets_accuracy("int8", "crops", 416, None, track_min_score=0.3),
+            "how": "op. point, tracks vouch from 0.3",
         },
     ]
     print(
