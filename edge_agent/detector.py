@@ -204,4 +204,4 @@ class Detector:
         """Which boxes overlap a live track box by at least `track_iou`."""
         if self.cfg.track_min_score is None or not len(track_boxes) or not len(boxes):
             return np.zeros(len(boxes), bool)
-        return iou_matrix([tuple(b) for b in boxes], list(track_boxes)).max(axis=1) >= self.cfg.track_iou
+        return iou_matrix(boxes, track_boxes).max(axis=1) >= self.cfg.track_iou

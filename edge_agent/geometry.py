@@ -26,9 +26,10 @@ def iou(a: Box, b: Box) -> float:
     return inter / (area(a) + area(b) - inter)
 
 
-def iou_matrix(a: Sequence[Box], b: Sequence[Box]) -> np.ndarray:
-    """IoU of every box in `a` against every box in `b`, shape (len(a), len(b))."""
-    if not a or not b:
+def iou_matrix(a: Sequence[Box] | np.ndarray, b: Sequence[Box] | np.ndarray) -> np.ndarray:
+    """IoU of every box in `a` against every box in `b` (sequences or (n, 4) arrays), shape
+    (len(a), len(b))."""
+    if len(a) == 0 or len(b) == 0:
         return np.zeros((len(a), len(b)), dtype=np.float32)
     aa = np.asarray(a, dtype=np.float32)[:, None, :]
     bb = np.asarray(b, dtype=np.float32)[None, :, :]

@@ -15,6 +15,8 @@ import cv2
 import numpy as np
 import onnxruntime as ort
 
+from edge_agent.geometry import iou_matrix
+
 MEAN = np.array([103.53, 116.28, 123.675], np.float32)
 STD = np.array([57.375, 57.12, 58.395], np.float32)
 STRIDES = (8, 16, 32)
@@ -121,14 +123,6 @@ def decode(
     return np.concatenate(boxes), np.concatenate(scores), np.concatenate(classes)
 
 
-def _overlaps(boxes: np.ndarray, i: int, areas: np.ndarray) -> np.ndarray:
-    """IoU of box `i` with every box."""
-    w = np.clip(np.minimum(boxes[i, 2], boxes[:, 2]) - np.maximum(boxes[i, 0], boxes[:, 0]), 0, None)
-    h = np.clip(np.minimum(boxes[i, 3], boxes[:, 3]) - np.maximum(boxes[i, 1], boxes[:, 1]), 0, None)
-    inter = w * h
-    return inter / np.maximum(areas[i] + areas - inter, 1e-9)
-
-
 def nms(
     boxes: np.ndarray, scores: np.ndarray, classes: np.ndarray, iou: float, vote: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -139,13 +133,12 @@ def nms(
     """
     if len(boxes) == 0:
         return np.zeros(0, np.int64), boxes
-    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
     alive = np.ones(len(boxes), bool)
     kept_boxes, kept = [], []
     for i in scores.argsort()[::-1]:
         if not alive[i]:
             continue
-        group = alive & (classes == classes[i]) & (_overlaps(boxes, int(i), areas) > iou)
+        group = alive & (classes == classes[i]) & (iou_matrix(boxes[i : i + 1], boxes)[0] > iou)
         group[i] = True
         if vote:
             weights = scores[group]
