@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,11 @@ pytest_plugins = ["tests.broker"]  # the `broker` fixture: a real mosquitto per 
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+def agent_command(*args: str | Path) -> list[str]:
+    """The command line that runs edge-agent with `args` in this interpreter."""
+    return [sys.executable, "-m", "edge_agent", *map(str, args)]
 
 
 def shared(relative: str) -> Path:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from edge_agent import config
+from tests.conftest import agent_command
 
 GOOD = """
 device_id = "pole17"
@@ -113,7 +114,7 @@ def test_missing_file(tmp_path: Path) -> None:
 
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "edge_agent", *args],
+        agent_command(*args),
         capture_output=True,
         text=True,
         env={**os.environ, **(env or {})},

@@ -7,14 +7,13 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from tests.broker import USERS, Broker, Subscriber
-from tests.conftest import shared
+from tests.conftest import agent_command, shared
 
 OUTAGE_S = 30
 
@@ -32,20 +31,9 @@ def write_config(b: Broker, tmp_path: Path) -> Path:
 
 def start_replay(video: Path, out: Path, cfg: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "edge_agent",
-            "replay",
-            str(video),
-            "--out",
-            str(out),
-            "--config",
-            str(cfg),
-            "--no-progress",
-            "--drain-timeout",
-            "120",
-        ],
+        agent_command(
+            "replay", video, "--out", out, "--config", cfg, "--no-progress", "--drain-timeout", "120"
+        ),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

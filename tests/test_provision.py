@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import agent_command
+
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "deploy" / "provision.sh"
 GOOD = 'device_id = "pole17"\r\n[mqtt]\r\nurl = "mqtts://broker.ward.example:8883"\r\nusername = "pole17"\r\n'
@@ -78,7 +80,7 @@ def test_malformed_config_is_kept_aside_and_the_agent_refuses_to_start(fake_root
     assert not (boot / "edge-agent.toml").exists()
     (etc / "config.toml").write_text('device_id = "pole17"\n')  # even with an older good config
     run = subprocess.run(
-        [sys.executable, "-m", "edge_agent", "run", "--config", str(etc / "config.toml")],
+        agent_command("run", "--config", etc / "config.toml"),
         capture_output=True,
         text=True,
         timeout=60,

@@ -5,14 +5,13 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import cv2
 import pytest
 
 from edge_agent.schema import Event
-from tests.conftest import shared
+from tests.conftest import agent_command, shared
 
 
 @pytest.fixture(scope="module")
@@ -20,17 +19,7 @@ def vtest_replay(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subpro
     video = shared("pets09_s2l1_vtest/vtest.avi")
     out = tmp_path_factory.mktemp("replay")
     proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "edge_agent",
-            "replay",
-            str(video),
-            "--out",
-            str(out),
-            "--start",
-            "2026-11-22T21:10:00Z",
-        ],
+        agent_command("replay", video, "--out", out, "--start", "2026-11-22T21:10:00Z"),
         capture_output=True,
         text=True,
         timeout=900,
@@ -90,7 +79,7 @@ def test_replay_events_are_within_the_clip_time(
 
 def test_replay_of_missing_video_is_a_clear_error(tmp_path: Path) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "edge_agent", "replay", str(tmp_path / "nope.mp4"), "--out", str(tmp_path)],
+        agent_command("replay", tmp_path / "nope.mp4", "--out", tmp_path),
         capture_output=True,
         text=True,
         timeout=120,

@@ -17,7 +17,7 @@ from edge_agent.sources import SourceError, open_camera, open_file, small_gray
 from edge_agent.sources.live import LiveSource
 from edge_agent.sources.opencv import CaptureGrabber
 from edge_agent.sources.picamera import PicameraGrabber, lores_size, y_plane
-from tests.conftest import shared
+from tests.conftest import agent_command, shared
 
 CRASHER = "edge_cases/bgslibrary_demo_48x48_CRASHES_OPENCV_FFMPEG.avi"
 
@@ -63,7 +63,7 @@ def test_missing_and_non_video_files(tmp_path: Path) -> None:
 def test_replay_of_crashing_file_exits_cleanly(tmp_path: Path) -> None:
     video = shared(CRASHER)
     proc = subprocess.run(
-        [sys.executable, "-m", "edge_agent", "replay", str(video), "--out", str(tmp_path / "o")],
+        agent_command("replay", video, "--out", tmp_path / "o"),
         capture_output=True,
         text=True,
         timeout=120,
