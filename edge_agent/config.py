@@ -92,7 +92,10 @@ class MotionConfig(Section):
     )
     min_blob_px: int = Field(4, ge=1, le=1000, description="least pixels of a motion blob (small image)")
     merge_gap: float = Field(
-        0.0, ge=0, le=0.5, description="motion blobs closer than this (fraction of width) are merged"
+        0.0, ge=0, le=0.5, description="motion blobs closer than this (fraction of width) may merge"
+    )
+    merge_slack: float = Field(
+        1.4, ge=1, le=100, description="blobs merge when their union box is at most this times their area"
     )
     scene_change_fraction: float = Field(
         0.45, gt=0, le=1, description="more of the frame than this changed at once: a scene change"

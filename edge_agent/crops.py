@@ -10,13 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from edge_agent.geometry import Box, area, intersection
+from edge_agent.geometry import Box, area, intersection, union
 
 Crop = tuple[int, int, int, int]  # x1, y1, x2, y2 of a square inside the frame
-
-
-def _union(a: Box, b: Box) -> Box:
-    return (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
 
 
 def cluster(boxes: Sequence[Box], gap: float) -> list[Box]:
@@ -30,7 +26,7 @@ def cluster(boxes: Sequence[Box], gap: float) -> list[Box]:
             grown = (b[0] - gap, b[1] - gap, b[2] + gap, b[3] + gap)
             for i, o in enumerate(out):
                 if intersection(grown, o) > 0:
-                    out[i] = _union(o, b)
+                    out[i] = union(o, b)
                     merged = True
                     break
             else:
@@ -77,10 +73,10 @@ def plan(
         for i in range(len(crops)):
             for j in range(i + 1, len(crops)):
                 a, b = crops[i], crops[j]
-                u = _union(a, b)
+                u = union(a, b)
                 fits = max(u[2] - u[0], u[3] - u[1]) <= side_limit
                 if fits and intersection(a, b) >= merge_overlap * min(area(a), area(b)):
-                    crops[i] = square(_union(a, b), 0.0, min_side, width, height)
+                    crops[i] = square(union(a, b), 0.0, min_side, width, height)
                     del crops[j]
                     merged = True
                     break

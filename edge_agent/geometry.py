@@ -26,6 +26,37 @@ def iou(a: Box, b: Box) -> float:
     return inter / (area(a) + area(b) - inter)
 
 
+def union(a: Box, b: Box) -> Box:
+    return (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
+
+
+def merge_parts(boxes: Sequence[Box], gap: float, slack: float) -> list[Box]:
+    """Merge boxes that lie within `gap` pixels of each other and look like parts of one object:
+    their union box is at most `slack` times the area the two cover. Two cars in neighbouring
+    lanes touch diagonally, and their union would be mostly road; the halves of one car split
+    by a window or a shadow line fill their union. Repeated until stable."""
+    groups: list[Box] = [(float(b[0]), float(b[1]), float(b[2]), float(b[3])) for b in boxes]
+    merged = True
+    while merged:
+        merged = False
+        for i in range(len(groups)):
+            a = groups[i]
+            grown = (a[0] - gap, a[1] - gap, a[2] + gap, a[3] + gap)
+            for j in range(i + 1, len(groups)):
+                b = groups[j]
+                if intersection(grown, b) <= 0:
+                    continue
+                u = union(a, b)
+                if area(u) <= slack * (area(a) + area(b) - intersection(a, b)):
+                    groups[i] = u
+                    del groups[j]
+                    merged = True
+                    break
+            if merged:
+                break
+    return groups
+
+
 def iou_matrix(a: Sequence[Box] | np.ndarray, b: Sequence[Box] | np.ndarray) -> np.ndarray:
     """IoU of every box in `a` against every box in `b` (sequences or (n, 4) arrays), shape
     (len(a), len(b))."""

@@ -19,8 +19,7 @@ import numpy as np
 from edge_agent import exposure
 from edge_agent.camera_health import CameraAlert, CameraHealth
 from edge_agent.config import MotionConfig
-from edge_agent.crops import cluster
-from edge_agent.geometry import Box
+from edge_agent.geometry import Box, merge_parts
 from edge_agent.sources.base import Frame
 
 KERNEL = cv2.getStructuringElement(cv2.MORPH_RECT, (3, 3))
@@ -137,7 +136,7 @@ class MotionDetector:
         blobs: list[Box] = [
             (float(x), float(y), float(x + bw), float(y + bh)) for x, y, bw, bh, a in stats[1:] if a >= min_px
         ]
-        merged = cluster(blobs, gap=self.cfg.merge_gap * w)
+        merged = merge_parts(blobs, gap=self.cfg.merge_gap * w, slack=self.cfg.merge_slack)
         min_area = self.cfg.min_area * w * h
         return [
             (b[0] * sx, b[1] * sy, b[2] * sx, b[3] * sy)
