@@ -115,6 +115,19 @@ class MotionConfig(Section):
     gain_block_spread: float = Field(
         0.08, gt=0, le=1, description="pixels whose brightness changed more than this are not used"
     )
+    ghost_ratio: float = Field(
+        0.4,
+        ge=0,
+        le=1,
+        description="a blob whose outline in the frame is less than this share of "
+        "its difference from the background is a ghost, learned at once (0: off)",
+    )
+    ghost_watch_frames: int = Field(
+        25,
+        ge=1,
+        le=255,
+        description="frames a background guessed through an exposure change is watched for ghosts",
+    )
     relearn_frames: int = Field(5, ge=1, le=100, description="frames to re-learn after a scene change")
     # Polygons in normalised 0..1 coordinates where motion is ignored (on-screen clock, a tree).
     masks: list[list[Point]] = Field(default_factory=list, description="polygons where motion is ignored")

@@ -22,11 +22,13 @@ MIN_VISIBLE = 0.25  # a block with fewer visible pixels than this takes its neig
 
 def follow(
     bg: np.ndarray, gray: np.ndarray, previous: np.ndarray | None, hidden: np.ndarray, cfg: MotionConfig
-) -> None:
+) -> np.ndarray | None:
     """Scale `bg` (float32, in place) to the exposure of `gray`; `hidden`: uint8, non-zero
-    where something moved last frame (the background there is not in view)."""
+    where something moved last frame (the background there is not in view). Returns the pixels
+    whose background was guessed from their neighbours' change this frame (bool), if any."""
     gain = float(np.median((gray[GRID] + 1.0) / (bg[GRID] + 1.0)))
     covered = hidden > 0
+    guessed = None
     if previous is not None and covered.any():
         step = (gray[GRID] + 1.0) / (previous[GRID] + 1.0)
         whole = float(np.median(step))
@@ -42,5 +44,7 @@ def follow(
             h, w = bg.shape
             field = cv2.resize(local.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
             np.multiply(bg, field, out=bg, where=covered)
+            guessed = covered
     if abs(gain - 1.0) > cfg.gain_tolerance:
         np.multiply(bg, np.float32(gain), out=bg, where=~covered)
+    return guessed

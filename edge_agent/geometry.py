@@ -34,27 +34,25 @@ def merge_parts(boxes: Sequence[Box], gap: float, slack: float) -> list[Box]:
     """Merge boxes that lie within `gap` pixels of each other and look like parts of one object:
     their union box is at most `slack` times the area the two cover. Two cars in neighbouring
     lanes touch diagonally, and their union would be mostly road; the halves of one car split
-    by a window or a shadow line fill their union. Repeated until stable."""
-    groups: list[Box] = [(float(b[0]), float(b[1]), float(b[2]), float(b[3])) for b in boxes]
-    merged = True
-    while merged:
-        merged = False
-        for i in range(len(groups)):
-            a = groups[i]
-            grown = (a[0] - gap, a[1] - gap, a[2] + gap, a[3] + gap)
-            for j in range(i + 1, len(groups)):
-                b = groups[j]
-                if intersection(grown, b) <= 0:
-                    continue
-                u = union(a, b)
-                if area(u) <= slack * (area(a) + area(b) - intersection(a, b)):
-                    groups[i] = u
-                    del groups[j]
-                    merged = True
-                    break
-            if merged:
+    by a window or a shadow line fill their union. Repeated until no pair is left."""
+    out: list[Box] = [(float(b[0]), float(b[1]), float(b[2]), float(b[3])) for b in boxes]
+    while len(out) > 1:
+        # Most boxes touch no other: find the few that do at once, and pair only those.
+        arr = np.asarray(out)
+        w = np.minimum(arr[:, None, 2], arr[None, :, 2]) - np.maximum(arr[:, None, 0], arr[None, :, 0])
+        h = np.minimum(arr[:, None, 3], arr[None, :, 3]) - np.maximum(arr[:, None, 1], arr[None, :, 1])
+        near = (w + gap > 0) & (h + gap > 0)
+        np.fill_diagonal(near, False)
+        pairs = [(int(i), int(j)) for i, j in zip(*np.nonzero(np.triu(near)), strict=True)]
+        for i, j in pairs:
+            a, b = out[i], out[j]
+            u = union(a, b)
+            if area(u) <= slack * (area(a) + area(b) - intersection(a, b)):
+                out = [u] + [c for k, c in enumerate(out) if k not in (i, j)]
                 break
-    return groups
+        else:
+            return out
+    return out
 
 
 def iou_matrix(a: Sequence[Box] | np.ndarray, b: Sequence[Box] | np.ndarray) -> np.ndarray:

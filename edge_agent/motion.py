@@ -4,7 +4,8 @@ A running-average background (float32, updated quickly where the scene is still 
 where something moves), an absolute difference against it with a threshold that rises with the
 frame's own noise, a persistence test (a pixel must move in `persistence` frames in a row: one
 frame of rain, an insect or a compression burst does not count), config masks, a small opening,
-and connected components merged into boxes. A sudden change of most of the frame, or of its mean
+connected components (ghosts where the background was guessed wrong are learned at once, see
+`ghosts`), and boxes merged where they are parts of one object. A sudden change of most of the frame, or of its mean
 brightness (lights, IR switch, auto-exposure), re-learns the background and is reported as a
 scene change instead of a flood of motion.
 """
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from edge_agent import exposure
+from edge_agent import exposure, ghosts
 from edge_agent.camera_health import CameraAlert, CameraHealth
 from edge_agent.config import MotionConfig
 from edge_agent.geometry import Box, merge_parts
@@ -54,6 +55,7 @@ class MotionDetector:
         self.health = CameraHealth(cfg)
         self._bg: np.ndarray | None = None
         self._streak: np.ndarray | None = None
+        self._guessed = np.zeros((1, 1), np.uint8)
         self._mask: np.ndarray | None = None
         self._unmasked = 1
         self._relearn = 0
@@ -65,6 +67,7 @@ class MotionDetector:
         h, w = gray.shape
         self._bg = gray.astype(np.float32)
         self._streak = np.zeros((h, w), np.uint8)
+        self._guessed = np.zeros((h, w), np.uint8)  # frames left to watch a guessed background
         self._mask = polygon_mask(self.cfg.masks, w, h) if self.cfg.masks else None
         self._unmasked = int(np.count_nonzero(self._mask)) if self._mask is not None else h * w
         self._prev_mean = float(gray.mean())
@@ -79,8 +82,11 @@ class MotionDetector:
         jump = abs(mean - self._prev_mean)
         self._prev_mean = mean
 
-        exposure.follow(self._bg, gray, self._previous, self._streak, self.cfg)
-        self._previous = gray
+        previous, self._previous = self._previous, gray
+        guessed = exposure.follow(self._bg, gray, previous, self._streak, self.cfg)
+        cv2.subtract(self._guessed, ONE, dst=self._guessed)
+        if guessed is not None:
+            self._guessed[guessed] = self.cfg.ghost_watch_frames
         bg8 = cv2.convertScaleAbs(self._bg)
         diff = cv2.absdiff(gray, bg8)
         noise = float(np.median(diff[exposure.GRID])) * self.cfg.noise_factor
@@ -102,6 +108,7 @@ class MotionDetector:
             # Lights, IR switch, auto-exposure, camera bumped: learn the new scene, report it.
             self._bg[:] = gray
             self._streak[:] = 0
+            self._guessed[:] = 0
             self._relearn = self.cfg.relearn_frames
             return MotionResult([], fraction, scene_change=True, alerts=alerts)
 
@@ -123,14 +130,31 @@ class MotionDetector:
         if self._relearn:
             self._relearn -= 1
             return MotionResult([], fraction, alerts=alerts)
-        return MotionResult(self._boxes(persistent), fraction, alerts=alerts)
+        return MotionResult(self._boxes(persistent, moving, gray, previous, bg8), fraction, alerts=alerts)
 
-    def _boxes(self, fg: np.ndarray) -> list[Box]:
+    def _boxes(
+        self,
+        fg: np.ndarray,
+        moving: np.ndarray,
+        gray: np.ndarray,
+        previous: np.ndarray | None,
+        bg8: np.ndarray,
+    ) -> list[Box]:
+        assert self._bg is not None and self._streak is not None
         h, w = fg.shape
         # 16-bit labels: three times faster than the default 32-bit ones on a small image.
-        n, _, stats, _ = cv2.connectedComponentsWithStats(fg, connectivity=8, ltype=cv2.CV_16U)
+        n, labels, stats, _ = cv2.connectedComponentsWithStats(fg, connectivity=8, ltype=cv2.CV_16U)
         if n <= 1:
             return []
+        # Only where the background behind a blob was guessed through an exposure change.
+        gone = ghosts.find(labels, n, moving, gray, previous, bg8, self._guessed, self.cfg.ghost_ratio)
+        if len(gone):  # where something was: the background learns the frame there at once
+            where = np.isin(labels, gone)
+            self._bg[where] = gray[where]
+            self._streak[where] = 0
+            self._guessed[where] = self.cfg.ghost_watch_frames  # a wrong guess shows up soon
+            fg[where] = 0
+            stats[gone, 4] = 0
         sx, sy = self.frame_size[0] / w, self.frame_size[1] / h
         min_px = self.cfg.min_blob_px  # specks left by the opening are not worth merging
         blobs: list[Box] = [
