@@ -35,24 +35,28 @@ def merge_parts(boxes: Sequence[Box], gap: float, slack: float) -> list[Box]:
     their union box is at most `slack` times the area the two cover. Two cars in neighbouring
     lanes touch diagonally, and their union would be mostly road; the halves of one car split
     by a window or a shadow line fill their union. Repeated until no pair is left."""
-    out: list[Box] = [(float(b[0]), float(b[1]), float(b[2]), float(b[3])) for b in boxes]
-    while len(out) > 1:
-        # Most boxes touch no other: find the few that do at once, and pair only those.
-        arr = np.asarray(out)
-        w = np.minimum(arr[:, None, 2], arr[None, :, 2]) - np.maximum(arr[:, None, 0], arr[None, :, 0])
-        h = np.minimum(arr[:, None, 3], arr[None, :, 3]) - np.maximum(arr[:, None, 1], arr[None, :, 1])
-        near = (w + gap > 0) & (h + gap > 0)
-        np.fill_diagonal(near, False)
-        pairs = [(int(i), int(j)) for i, j in zip(*np.nonzero(np.triu(near)), strict=True)]
-        for i, j in pairs:
-            a, b = out[i], out[j]
-            u = union(a, b)
-            if area(u) <= slack * (area(a) + area(b) - intersection(a, b)):
-                out = [u] + [c for k, c in enumerate(out) if k not in (i, j)]
-                break
-        else:
-            return out
-    return out
+    out: list[Box | None] = [(float(b[0]), float(b[1]), float(b[2]), float(b[3])) for b in boxes]
+    if len(out) < 2:
+        return [b for b in out if b is not None]
+    # Most boxes touch no other: find the pairs that do at once, then follow only the merges.
+    arr = np.asarray(out)
+    w = np.minimum(arr[:, None, 2], arr[None, :, 2]) - np.maximum(arr[:, None, 0], arr[None, :, 0])
+    h = np.minimum(arr[:, None, 3], arr[None, :, 3]) - np.maximum(arr[:, None, 1], arr[None, :, 1])
+    todo = [
+        (int(i), int(j)) for i, j in zip(*np.nonzero(np.triu((w + gap > 0) & (h + gap > 0), 1)), strict=True)
+    ]
+    while todo:
+        i, j = todo.pop()
+        a, b = out[i], out[j]
+        if a is None or b is None:
+            continue
+        u = union(a, b)
+        if area(u) > slack * (area(a) + area(b) - intersection(a, b)):
+            continue
+        out[i], out[j] = u, None
+        grown = (u[0] - gap, u[1] - gap, u[2] + gap, u[3] + gap)
+        todo += [(i, k) for k, c in enumerate(out) if k != i and c is not None and intersection(grown, c) > 0]
+    return [b for b in out if b is not None]
 
 
 def iou_matrix(a: Sequence[Box] | np.ndarray, b: Sequence[Box] | np.ndarray) -> np.ndarray:
