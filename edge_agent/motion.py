@@ -5,9 +5,9 @@ where something moves), an absolute difference against it with a threshold that 
 frame's own noise, a persistence test (a pixel must move in `persistence` frames in a row: one
 frame of rain, an insect or a compression burst does not count), config masks, a small opening,
 connected components (ghosts where the background was guessed wrong are learned at once, see
-`ghosts`), and boxes merged where they are parts of one object. A sudden change of most of the frame, or of its mean
-brightness (lights, IR switch, auto-exposure), re-learns the background and is reported as a
-scene change instead of a flood of motion.
+`ghosts`), and boxes merged where they are parts of one object. A sudden change of most of the
+frame, or of its mean brightness (lights, IR switch, auto-exposure), re-learns the background and
+is reported as a scene change instead of a flood of motion.
 """
 
 from __future__ import annotations
