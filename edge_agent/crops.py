@@ -8,31 +8,12 @@ frame. When the crops would cover most of the frame anyway, one full-frame pass 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
-from edge_agent.geometry import Box, area, intersection, union
+from edge_agent.geometry import Box, area, intersection, merge_parts, union
 
 Crop = tuple[int, int, int, int]  # x1, y1, x2, y2 of a square inside the frame
-
-
-def cluster(boxes: Sequence[Box], gap: float) -> list[Box]:
-    """Union of boxes that lie within `gap` pixels of each other, repeated until stable."""
-    groups = [tuple(float(v) for v in b) for b in boxes]
-    merged = True
-    while merged:
-        merged = False
-        out: list[Box] = []
-        for b in groups:
-            grown = (b[0] - gap, b[1] - gap, b[2] + gap, b[3] + gap)
-            for i, o in enumerate(out):
-                if intersection(grown, o) > 0:
-                    out[i] = union(o, b)
-                    merged = True
-                    break
-            else:
-                out.append(b)  # type: ignore[arg-type]
-        groups = out
-    return groups  # type: ignore[return-value]
 
 
 def square(box: Box, padding: float, min_side: float, width: int, height: int) -> Crop:
@@ -61,7 +42,7 @@ def plan(
     """Crops that cover `boxes`; None when one full-frame pass is the better choice."""
     if not boxes:
         return []
-    clusters = cluster(boxes, gap=min_side * padding)
+    clusters = merge_parts(boxes, gap=min_side * padding, slack=math.inf)  # whatever the shape
     side_limit = min(width, height)
     if any(max(c[2] - c[0], c[3] - c[1]) > side_limit for c in clusters):
         return None  # something wider than a square crop can hold

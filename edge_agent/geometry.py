@@ -34,7 +34,9 @@ def merge_parts(boxes: Sequence[Box], gap: float, slack: float) -> list[Box]:
     """Merge boxes that lie within `gap` pixels of each other and look like parts of one object:
     their union box is at most `slack` times the area the two cover. Two cars in neighbouring
     lanes touch diagonally, and their union would be mostly road; the halves of one car split
-    by a window or a shadow line fill their union. Repeated until no pair is left."""
+    by a window or a shadow line fill their union. Repeated until no pair is left; with `slack`
+    infinite, every group of boxes within `gap` becomes one (the detector's crop clusters). Each
+    result takes the place of its first member."""
     out: list[Box | None] = [(float(b[0]), float(b[1]), float(b[2]), float(b[3])) for b in boxes]
     if len(out) < 2:
         return [b for b in out if b is not None]
@@ -53,6 +55,7 @@ def merge_parts(boxes: Sequence[Box], gap: float, slack: float) -> list[Box]:
         u = union(a, b)
         if area(u) > slack * (area(a) + area(b) - intersection(a, b)):
             continue
+        i, j = min(i, j), max(i, j)  # the union takes the earlier place: order by first member
         out[i], out[j] = u, None
         grown = (u[0] - gap, u[1] - gap, u[2] + gap, u[3] + gap)
         todo += [(i, k) for k, c in enumerate(out) if k != i and c is not None and intersection(grown, c) > 0]
