@@ -130,31 +130,39 @@ class MotionDetector:
         if self._relearn:
             self._relearn -= 1
             return MotionResult([], fraction, alerts=alerts)
-        return MotionResult(self._boxes(persistent, moving, gray, previous, bg8), fraction, alerts=alerts)
+        # 16-bit labels: three times faster than the default 32-bit ones on a small image.
+        n, labels, stats, _ = cv2.connectedComponentsWithStats(persistent, connectivity=8, ltype=cv2.CV_16U)
+        self._learn_ghosts(labels, n, stats, moving, gray, previous, bg8)
+        return MotionResult(self._boxes(stats, persistent.shape), fraction, alerts=alerts)
 
-    def _boxes(
+    def _learn_ghosts(
         self,
-        fg: np.ndarray,
+        labels: np.ndarray,
+        n: int,
+        stats: np.ndarray,
         moving: np.ndarray,
         gray: np.ndarray,
         previous: np.ndarray | None,
         bg8: np.ndarray,
-    ) -> list[Box]:
-        assert self._bg is not None and self._streak is not None
-        h, w = fg.shape
-        # 16-bit labels: three times faster than the default 32-bit ones on a small image.
-        n, labels, stats, _ = cv2.connectedComponentsWithStats(fg, connectivity=8, ltype=cv2.CV_16U)
-        if n <= 1:
-            return []
-        # Only where the background behind a blob was guessed through an exposure change.
+    ) -> None:
+        """Blobs where something *was* (see `ghosts`): the background learns the frame there at
+        once, and they leave the foreground (mask and blob sizes)."""
+        assert self._bg is not None and self._streak is not None and self.mask is not None
         gone = ghosts.find(labels, n, moving, gray, previous, bg8, self._guessed, self.cfg.ghost_ratio)
-        if len(gone):  # where something was: the background learns the frame there at once
+        if len(gone):
             where = np.isin(labels, gone)
             self._bg[where] = gray[where]
             self._streak[where] = 0
             self._guessed[where] = self.cfg.ghost_watch_frames  # a wrong guess shows up soon
-            fg[where] = 0
+            self.mask[where] = 0
             stats[gone, 4] = 0
+
+    def _boxes(self, stats: np.ndarray, shape: tuple[int, ...]) -> list[Box]:
+        """Boxes in frame coordinates from the blobs' stats (small image), merged where they are
+        parts of one object."""
+        h, w = shape[:2]
+        if len(stats) <= 1:
+            return []
         sx, sy = self.frame_size[0] / w, self.frame_size[1] / h
         min_px = self.cfg.min_blob_px  # specks left by the opening are not worth merging
         blobs: list[Box] = [
