@@ -6,6 +6,7 @@ Each condition is reported once when it starts (active=True) and once when it cl
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
@@ -35,13 +36,14 @@ class _Condition:
         self.since: int | None = None
         self.active = False
 
-    def update(self, now_ns: int, holds: bool, detail: str) -> list[CameraAlert]:
+    def update(self, now_ns: int, holds: bool, detail: Callable[[], str]) -> list[CameraAlert]:
+        """Alerts for a start or an end of the condition (`detail` describes a start)."""
         if holds:
             if self.since is None:
                 self.since = now_ns
             if not self.active and now_ns - self.since >= self.hold_ns:
                 self.active = True
-                return [CameraAlert(self.kind, True, detail)]
+                return [CameraAlert(self.kind, True, detail())]
             return []
         self.since = None
         if self.active:
@@ -57,32 +59,39 @@ class CameraHealth:
         self.covered = _Condition("covered", cfg.dark_s)
         self.blurred = _Condition("blurred", cfg.blur_s)
         self.moved = False
-        self._prev: np.ndarray | None = None
         self._sharpness: float | None = None
         self._last_sharp_ns = -SHARPNESS_EVERY_NS
 
-    def update(self, frame: Frame, gray: np.ndarray, background: np.ndarray) -> list[CameraAlert]:
+    def update(
+        self, frame: Frame, gray: np.ndarray, previous: np.ndarray | None, mean: float
+    ) -> list[CameraAlert]:
+        """Check the newest small gray image against the one before (`mean`: its mean gray)."""
         now = frame.mono_ns
-        alerts: list[CameraAlert] = []
-        same = self._prev is not None and self._prev.shape == gray.shape and not np.any(self._prev != gray)
-        self._prev = gray.copy()
-        alerts += self.frozen.update(now, same, f"the picture has not changed for {self.cfg.frozen_s:.0f} s")
-        mean = cv2.mean(gray)[0]
+        cfg = self.cfg
+        same = (
+            previous is not None
+            and previous.shape == gray.shape
+            and not cv2.norm(previous, gray, cv2.NORM_INF)
+        )
+        alerts = self.frozen.update(
+            now, same, lambda: f"the picture has not changed for {cfg.frozen_s:.0f} s"
+        )
         alerts += self.covered.update(
             now,
-            mean < self.cfg.dark_level,
-            f"the picture is dark (mean {mean:.0f}): lens covered or no light",
+            mean < cfg.dark_level,
+            lambda: f"the picture is dark (mean {mean:.0f}): lens covered or no light",
         )
         if now - self._last_sharp_ns >= SHARPNESS_EVERY_NS:  # slow to change: twice a second is plenty
             self._last_sharp_ns = now
             sharp = float(cv2.Laplacian(gray, cv2.CV_32F).var())
             if self._sharpness is None:
                 self._sharpness = sharp
-            blurred = mean >= self.cfg.dark_level and sharp < self.cfg.blur_ratio * self._sharpness
+            usual = self._sharpness
+            blurred = mean >= cfg.dark_level and sharp < cfg.blur_ratio * usual
             if not blurred:  # learn the scene's usual sharpness only from sharp frames
-                self._sharpness += SHARPNESS_LEARN_RATE * (sharp - self._sharpness)
+                self._sharpness += SHARPNESS_LEARN_RATE * (sharp - usual)
             alerts += self.blurred.update(
-                now, blurred, f"the picture is blurred (sharpness {sharp:.0f} of usual {self._sharpness:.0f})"
+                now, blurred, lambda: f"the picture is blurred (sharpness {sharp:.0f} of usual {usual:.0f})"
             )
         return alerts
 

@@ -4,10 +4,13 @@ A running-average background (float32, updated quickly where the scene is still 
 where something moves), an absolute difference against it with a threshold that rises with the
 frame's own noise, a persistence test (a pixel must move in `persistence` frames in a row: one
 frame of rain, an insect or a compression burst does not count), config masks, a small opening,
-connected components (ghosts where the background was guessed wrong are learned at once, see
-`ghosts`), and boxes merged where they are parts of one object. A sudden change of most of the
+blobs (ghosts where the background was guessed wrong are learned at once, see `ghosts`), and
+boxes merged where they are parts of one object. A sudden change of most of the
 frame, or of its mean brightness (lights, IR switch, auto-exposure), re-learns the background and
 is reported as a scene change instead of a flood of motion.
+
+Every step is a handful of OpenCV calls on the small image or a count on a sparse grid; the
+costly estimates (medians, labels) run only in the frames that need them.
 """
 
 from __future__ import annotations
@@ -48,6 +51,21 @@ def polygon_mask(polygons: list[list[tuple[float, float]]], width: int, height: 
     return mask
 
 
+def find_blobs(mask: np.ndarray, min_px: int) -> list[Box]:
+    """Boxes (x1, y1, x2, y2) of the blobs of a binary mask with at least `min_px` pixels, in
+    raster order of their first pixel. Outer contours find them at half the cost of labelling
+    every pixel; a blob inside another's hole is not found (its box lies inside the other's)."""
+    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    out = []
+    # A contour starts at its blob's first pixel in raster order.
+    for c in sorted(contours, key=lambda c: (c[0, 0, 1], c[0, 0, 0])):
+        x, y, w, h = cv2.boundingRect(c)
+        # A blob spans its box with at least max(w, h) pixels; count only the small ones.
+        if max(w, h) >= min_px or cv2.countNonZero(mask[y : y + h, x : x + w]) >= min_px:
+            out.append((float(x), float(y), float(x + w), float(y + h)))
+    return out
+
+
 class MotionDetector:
     def __init__(self, cfg: MotionConfig, frame_width: int, frame_height: int) -> None:
         self.cfg = cfg
@@ -56,6 +74,7 @@ class MotionDetector:
         self._bg: np.ndarray | None = None
         self._streak: np.ndarray | None = None
         self._guessed = np.zeros((1, 1), np.uint8)
+        self._watching = 0  # frames until every guessed pixel of `_guessed` has been watched
         self._mask: np.ndarray | None = None
         self._unmasked = 1
         self._relearn = 0
@@ -77,20 +96,21 @@ class MotionDetector:
         if self._bg is None or self._bg.shape != gray.shape:
             self._start(gray)
         assert self._bg is not None and self._streak is not None
-        alerts = self.health.update(frame, gray, self._bg)
         mean = cv2.mean(gray)[0]
         jump = abs(mean - self._prev_mean)
         self._prev_mean = mean
-
         previous, self._previous = self._previous, gray
+        alerts = self.health.update(frame, gray, previous, mean)
+
         guessed = exposure.follow(self._bg, gray, previous, self._streak, self.cfg)
-        cv2.subtract(self._guessed, ONE, dst=self._guessed)
+        if self._watching:
+            cv2.subtract(self._guessed, ONE, dst=self._guessed)
+            self._watching -= 1
         if guessed is not None:
-            self._guessed[guessed] = self.cfg.ghost_watch_frames
+            self._watch(guessed)
         bg8 = cv2.convertScaleAbs(self._bg)
         diff = cv2.absdiff(gray, bg8)
-        noise = float(np.median(diff[exposure.GRID])) * self.cfg.noise_factor
-        thr = max(self.cfg.threshold, noise)
+        thr = self._threshold(diff)
         _, moving = cv2.threshold(diff, thr, 255, cv2.THRESH_BINARY)
         if self._mask is not None:
             moving = cv2.bitwise_and(moving, self._mask)
@@ -109,6 +129,7 @@ class MotionDetector:
             self._bg[:] = gray
             self._streak[:] = 0
             self._guessed[:] = 0
+            self._watching = 0
             self._relearn = self.cfg.relearn_frames
             return MotionResult([], fraction, scene_change=True, alerts=alerts)
 
@@ -130,45 +151,60 @@ class MotionDetector:
         if self._relearn:
             self._relearn -= 1
             return MotionResult([], fraction, alerts=alerts)
-        # 16-bit labels: three times faster than the default 32-bit ones on a small image.
-        n, labels, stats, _ = cv2.connectedComponentsWithStats(persistent, connectivity=8, ltype=cv2.CV_16U)
-        self._learn_ghosts(labels, n, stats, moving, gray, previous, bg8)
-        return MotionResult(self._boxes(stats, persistent.shape), fraction, alerts=alerts)
+        if self._watching:  # a guessed background may leave ghosts: label the blobs and look
+            blobs = self._blobs_without_ghosts(persistent, moving, gray, previous, bg8)
+        else:
+            blobs = find_blobs(persistent, self.cfg.min_blob_px)
+        return MotionResult(self._boxes(blobs, persistent.shape), fraction, alerts=alerts)
 
-    def _learn_ghosts(
+    def _blobs_without_ghosts(
         self,
-        labels: np.ndarray,
-        n: int,
-        stats: np.ndarray,
+        persistent: np.ndarray,
         moving: np.ndarray,
         gray: np.ndarray,
         previous: np.ndarray | None,
         bg8: np.ndarray,
-    ) -> None:
-        """Blobs where something *was* (see `ghosts`): the background learns the frame there at
-        once, and they leave the foreground (mask and blob sizes)."""
-        assert self._bg is not None and self._streak is not None and self.mask is not None
+    ) -> list[Box]:
+        """`find_blobs`, by connected components, after learning the ghosts among them at once
+        (see `ghosts`): the background takes the frame there, and they leave the foreground."""
+        assert self._bg is not None and self._streak is not None
+        # 16-bit labels: three times faster than the default 32-bit ones on a small image.
+        n, labels, stats, _ = cv2.connectedComponentsWithStats(persistent, connectivity=8, ltype=cv2.CV_16U)
         gone = ghosts.find(labels, n, moving, gray, previous, bg8, self._guessed, self.cfg.ghost_ratio)
         if len(gone):
             where = np.isin(labels, gone)
             self._bg[where] = gray[where]
             self._streak[where] = 0
-            self._guessed[where] = self.cfg.ghost_watch_frames  # a wrong guess shows up soon
-            self.mask[where] = 0
-            stats[gone, 4] = 0
-
-    def _boxes(self, stats: np.ndarray, shape: tuple[int, ...]) -> list[Box]:
-        """Boxes in frame coordinates from the blobs' stats (small image), merged where they are
-        parts of one object."""
-        h, w = shape[:2]
-        if len(stats) <= 1:
-            return []
-        sx, sy = self.frame_size[0] / w, self.frame_size[1] / h
-        min_px = self.cfg.min_blob_px  # specks left by the opening are not worth merging
-        blobs: list[Box] = [
-            (float(x), float(y), float(x + bw), float(y + bh)) for x, y, bw, bh, a in stats[1:] if a >= min_px
+            self._watch(where)  # a wrong guess shows up soon
+            persistent[where] = 0  # (self.mask)
+            stats[gone, cv2.CC_STAT_AREA] = 0
+        min_px = self.cfg.min_blob_px
+        return [
+            (float(x), float(y), float(x + w), float(y + h))
+            for x, y, w, h, a in stats[1:].tolist()
+            if a >= min_px
         ]
+
+    def _watch(self, where: np.ndarray) -> None:
+        """Watch these pixels (bool) for ghosts for the next `ghost_watch_frames` frames."""
+        self._guessed[where] = self.cfg.ghost_watch_frames
+        self._watching = self.cfg.ghost_watch_frames
+
+    def _threshold(self, diff: np.ndarray) -> float:
+        """The least difference from the background that counts as moving: `threshold`, raised
+        to `noise_factor` times the median difference (the frame's noise) in a noisy picture."""
+        floor = self.cfg.threshold
+        if self.cfg.noise_factor <= 0:
+            return floor
+        noise = exposure.median_outside(diff[exposure.GRID], None, floor / self.cfg.noise_factor)
+        return floor if noise is None else max(floor, noise * self.cfg.noise_factor)
+
+    def _boxes(self, blobs: list[Box], shape: tuple[int, ...]) -> list[Box]:
+        """Boxes in frame coordinates from the blobs (small image), merged where they are parts
+        of one object."""
+        h, w = shape[:2]
         merged = merge_parts(blobs, gap=self.cfg.merge_gap * w, slack=self.cfg.merge_slack)
+        sx, sy = self.frame_size[0] / w, self.frame_size[1] / h
         min_area = self.cfg.min_area * w * h
         return [
             (b[0] * sx, b[1] * sy, b[2] * sx, b[3] * sy)
