@@ -86,6 +86,12 @@ class MotionConfig(Section):
     absorb_frames: int = Field(
         50, ge=2, le=250, description="a pixel moving this many frames in a row joins the background"
     )
+    sway_px: int = Field(
+        1,
+        ge=0,
+        le=3,
+        description="a blob must also move against the background this many pixels around (0: off)",
+    )
     persistence: int = Field(2, ge=1, le=10, description="frames a pixel must move in a row to count")
     min_area: float = Field(
         0.0004, ge=0, le=1, description="least area of a motion box, as a fraction of the frame"
