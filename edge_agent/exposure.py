@@ -54,12 +54,14 @@ def follow(
     low, high = 1.0 - cfg.gain_tolerance, 1.0 + cfg.gain_tolerance
     now = gray[GRID].astype(np.float32) + 1
     gain = median_outside(now / (bg[GRID] + 1), low, high)
-    covered = hidden > 0 if cv2.countNonZero(hidden) else None
+    anything_hidden = cv2.countNonZero(hidden) > 0
+    covered = None  # bool image of `hidden`, made only when needed
     guessed = None
-    if previous is not None and covered is not None:
+    if previous is not None and anything_hidden:
         step = now / (previous[GRID].astype(np.float32) + 1)
         whole = median_outside(step, low, high)
         if whole is not None and abs(whole - 1.0) > cfg.gain_tolerance:
+            covered = hidden > 0
             visible = (~covered[GRID]) & (np.abs(step - whole) < cfg.gain_block_spread)
             cols, rows = cfg.gain_blocks
             weight = cv2.resize(visible.astype(np.float32), (cols, rows), interpolation=cv2.INTER_AREA)
@@ -73,8 +75,8 @@ def follow(
             np.multiply(bg, field, out=bg, where=covered)
             guessed = covered
     if gain is not None and abs(gain - 1.0) > cfg.gain_tolerance:
-        if covered is None:
+        if not anything_hidden:
             np.multiply(bg, np.float32(gain), out=bg)
         else:
-            np.multiply(bg, np.float32(gain), out=bg, where=~covered)
+            np.multiply(bg, np.float32(gain), out=bg, where=~(hidden > 0 if covered is None else covered))
     return guessed
