@@ -5,8 +5,9 @@ background is guessed from the pixels around it (`exposure.follow`). When the gu
 road the car uncovers differs from the background and looks like motion until the background
 catches up: on car-detection.mp4, for a second after each car leaves. A real object shows its
 own outline in the frame and moves; a ghost does neither: the road in the frame runs on smoothly
-across the blob's edge, and it stays put. Blobs made mostly of guessed background are checked
-for both, and the motion stage learns a ghost into the background at once.
+across the blob's edge, and it stays put, or changes evenly all over (the soft shadow a car casts
+from beyond the frame edge fades as it drives away). Blobs made mostly of guessed background are
+checked for both, and the motion stage learns a ghost into the background at once.
 
 Only guessed background is checked: on a busy road the test also fits a dark car on dark asphalt
 now and then (CDnet highway: a few cars a minute), and learning a real car into the background
@@ -38,9 +39,9 @@ def find(
     from the background; `gray`, `previous` (the last frame), `background`: uint8; `guessed`:
     non-zero where the background was estimated, not seen (only blobs mostly made of it are
     checked). On a thin band just inside each blob, how far the frame is from the frame just
-    outside (the outline it shows) and from the last frame (its movement) are compared with how
-    far it is from the background (the difference that made the blob): a ghost shows less than
-    `ratio` of its difference as outline and as movement."""
+    outside (the outline it shows) and from the last frame beyond the blob's even change (its
+    movement) are compared with how far it is from the background (the difference that made the
+    blob): a ghost shows less than `ratio` of its difference as outline and as movement."""
     none = np.zeros(0, np.int64)
     if n <= 1 or ratio <= 0 or previous is None or not guessed.any():
         return none
@@ -57,7 +58,8 @@ def find(
     inside = gray[band].astype(np.float32)
     outline = _means(owner, np.abs(inside - around[owner]), n)
     difference = _means(owner, np.abs(inside - background[band]), n)
-    change = _means(owner, np.abs(inside - previous[band]), n)
+    step = inside - previous[band]
+    change = _means(owner, np.abs(step - _means(owner, step, n)[owner]), n)  # not the even change
     ghost = suspect & (outline < ratio * difference) & (change < ratio * difference)
     ghost[0] = False
     return np.flatnonzero(ghost)
