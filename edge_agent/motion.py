@@ -202,7 +202,7 @@ class MotionDetector:
             self._bg[where] = gray[where]
             self._streak[where] = 0
             self._watch(where)  # a wrong guess shows up soon
-            persistent[where] = 0  # (self.mask)
+            persistent[where] = 0  # the foreground mask (self.mask) loses them too
             stats[gone, cv2.CC_STAT_AREA] = 0
         min_px = self.cfg.min_blob_px
         return [
