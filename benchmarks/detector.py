@@ -30,12 +30,12 @@ from common import DATA, match, mot_boxes, need, pr_ap, table, timing, write
 
 from edge_agent import config
 from edge_agent.config import DetectorConfig
-from edge_agent.detector import Detector, models_dir
+from edge_agent.detection.detector import Detector, models_dir
+from edge_agent.detection.nanodet import NanoDet
 from edge_agent.geometry import Box
-from edge_agent.motion import MotionDetector
-from edge_agent.nanodet import NanoDet
+from edge_agent.motion.background import MotionDetector
 from edge_agent.sources import open_file
-from edge_agent.tracker import Tracker
+from edge_agent.tracking.tracker import Tracker
 
 MODELS = {"fp32": "nanodet-g.onnx", "int8": "nanodet-g-int8.onnx"}
 EVAL_FLOOR = 0.2

@@ -19,10 +19,10 @@ from pathlib import Path
 from common import mot_ids, need, table, write
 
 from edge_agent import config
+from edge_agent.agent.pipeline import Pipeline
+from edge_agent.agent.sink import ListSink
 from edge_agent.geometry import iou
 from edge_agent.labels import family
-from edge_agent.pipeline import Pipeline
-from edge_agent.sink import ListSink
 from edge_agent.sources import open_file
 
 GT_FRAMES = 200

@@ -28,7 +28,7 @@ import numpy as np
 from common import need, table, timing, write
 
 from edge_agent.config import MotionConfig
-from edge_agent.motion import MotionDetector
+from edge_agent.motion.background import MotionDetector
 from edge_agent.sources.base import Frame, small_gray
 
 ZIP = "cdnet_highway/highway_cdnet_in0001-1700_gt0001-1000.zip"

@@ -22,10 +22,10 @@ import paho.mqtt.client as mqtt
 from common import table, timing, write
 
 from edge_agent import config
-from edge_agent.demo import LocalBroker
-from edge_agent.message import Kind, Message
-from edge_agent.mqtt import Delivery
-from edge_agent.outbox import Outbox
+from edge_agent.agent.demo import LocalBroker
+from edge_agent.contract.message import Kind, Message
+from edge_agent.delivery.mqtt import Delivery
+from edge_agent.delivery.outbox import Outbox
 
 THUMB = os.urandom(20 * 1024)
 

@@ -21,8 +21,8 @@ from pathlib import Path
 from common import need, table, write
 
 from edge_agent import config
-from edge_agent.pipeline import STAGES, Pipeline
-from edge_agent.sink import ListSink
+from edge_agent.agent.pipeline import STAGES, Pipeline
+from edge_agent.agent.sink import ListSink
 from edge_agent.sources import open_file
 
 

@@ -91,7 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _errors() -> dict[type[BaseException], int]:
     """The user-caused error types of the stages, with the exit status each gets."""
-    from edge_agent.detector import ModelError
+    from edge_agent.detection.detector import ModelError
     from edge_agent.sources import SourceError
 
     return {SourceError: EXIT_SOURCE, ModelError: EXIT_MODEL}
@@ -136,8 +136,8 @@ def _start_time(text: str | None) -> datetime | None:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from edge_agent.progress import Progress
-    from edge_agent.replay import replay
+    from edge_agent.agent.progress import Progress
+    from edge_agent.agent.replay import replay
 
     settings = config.load(args.config)
     start = _start_time(args.start)
@@ -174,7 +174,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from edge_agent.service import run_service
+    from edge_agent.agent.service import run_service
 
     rejected = args.config.with_name("config.rejected.txt")  # left by first-boot provisioning
     if rejected.is_file():
@@ -188,7 +188,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from edge_agent.demo import run_demo
+    from edge_agent.agent.demo import run_demo
 
     logging.getLogger().setLevel(logging.WARNING)  # the demo prints what matters itself
     return _guard(lambda: run_demo(args.out))

@@ -32,7 +32,7 @@ from onnxruntime.quantization import (
 from onnxruntime.quantization.shape_inference import quant_pre_process
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from edge_agent.nanodet import letterbox
+from edge_agent.detection.nanodet import letterbox
 
 HERE = Path(__file__).resolve().parent
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from edge_agent import config
-from edge_agent.crops import plan
+from edge_agent.detection.crops import plan
 from edge_agent.geometry import Box
-from edge_agent.motion import MotionDetector
+from edge_agent.motion.background import MotionDetector
 from edge_agent.sources import open_file
 from tests.conftest import shared
 

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from edge_agent.config import DetectorConfig
-from edge_agent.detector import Detector, ModelError, models_dir
+from edge_agent.detection.detector import Detector, ModelError, models_dir
+from edge_agent.detection.nanodet import nms
 from edge_agent.geometry import iou
-from edge_agent.nanodet import nms
 from edge_agent.sources.base import Frame, small_gray
 from tests.conftest import shared
 

@@ -12,15 +12,15 @@ import numpy as np
 
 from edge_agent import config
 from edge_agent.config import LineConfig, ZoneConfig
-from edge_agent.events import EventBuilder
-from edge_agent.message import Kind
-from edge_agent.schema import Counts, Event
-from edge_agent.seqstore import SeqStore
+from edge_agent.contract.message import Kind
+from edge_agent.contract.schema import Counts, Event
+from edge_agent.contract.topics import Topics
+from edge_agent.delivery.seqstore import SeqStore
+from edge_agent.events.builder import EventBuilder
+from edge_agent.events.thumbnails import quality, square_crop
+from edge_agent.events.zones import Zones, crossing, inside
 from edge_agent.sources.base import Frame
-from edge_agent.thumbnails import quality, square_crop
-from edge_agent.topics import Topics
-from edge_agent.tracker import Track, TrackerOutput
-from edge_agent.zones import Zones, crossing, inside
+from edge_agent.tracking.tracker import Track, TrackerOutput
 from tests.conftest import shared
 
 START = datetime(2026, 11, 22, 21, 10, tzinfo=UTC)

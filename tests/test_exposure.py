@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from edge_agent.exposure import median, median_outside
+from edge_agent.motion.exposure import median, median_outside
 
 
 def test_median_matches_numpy_and_is_skipped_only_when_surely_inside() -> None:

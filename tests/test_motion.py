@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 
 from edge_agent.config import MotionConfig
-from edge_agent.motion import MotionDetector, MotionResult, find_blobs
+from edge_agent.motion.background import MotionDetector, MotionResult, find_blobs
 from edge_agent.sources.base import Frame, small_gray
 from tests.conftest import REPO, shared
 

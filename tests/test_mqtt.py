@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from edge_agent import config
-from edge_agent.message import Kind, Message
-from edge_agent.mqtt import Delivery
-from edge_agent.replay import replay
+from edge_agent.agent.replay import replay
+from edge_agent.contract.message import Kind, Message
+from edge_agent.delivery.mqtt import Delivery
 from tests.broker import USERS, Broker, Subscriber
 from tests.conftest import shared
 
@@ -147,7 +147,7 @@ def test_tls_without_the_ca_never_connects(broker: Broker, tmp_path: Path) -> No
 
 
 def test_commands_get_json_replies_and_bad_ones_do_not_crash(broker: Broker, tmp_path: Path) -> None:
-    from edge_agent.commands import Commands
+    from edge_agent.delivery.commands import Commands
 
     commands = Commands()
     commands.add("stats", lambda args: {"depth": 0})

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from edge_agent.message import Kind, Message
-from edge_agent.outbox import Outbox
+from edge_agent.contract.message import Kind, Message
+from edge_agent.delivery.outbox import Outbox
 
 
 def msg(kind: Kind, i: int, size: int = 100) -> Message:

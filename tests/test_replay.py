@@ -10,7 +10,7 @@ from pathlib import Path
 import cv2
 import pytest
 
-from edge_agent.schema import Event
+from edge_agent.contract.schema import Event
 from tests.conftest import agent_command, shared
 
 

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from edge_agent import config
-from edge_agent.notify import Notifier
-from edge_agent.pipeline import Pipeline
-from edge_agent.service import Service
-from edge_agent.sink import ListSink
+from edge_agent.agent.notify import Notifier
+from edge_agent.agent.pipeline import Pipeline
+from edge_agent.agent.service import Service
+from edge_agent.agent.sink import ListSink
 from edge_agent.sources import open_file
 from edge_agent.sources.base import Frame, Source, SourceStats
 from tests.broker import USERS, Broker, Subscriber

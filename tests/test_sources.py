@@ -168,7 +168,7 @@ def test_lores_geometry() -> None:
 
 def test_importing_edge_agent_does_not_import_picamera2() -> None:
     code = (
-        "import sys, edge_agent, edge_agent.cli, edge_agent.pipeline, edge_agent.sources; "
+        "import sys, edge_agent, edge_agent.cli, edge_agent.agent.pipeline, edge_agent.sources; "
         "import edge_agent.sources.picamera; "
         "print('picamera2' in sys.modules)"
     )

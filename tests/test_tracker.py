@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 import numpy as np
 
 from edge_agent.config import TrackerConfig
-from edge_agent.detector import Detection
+from edge_agent.detection.detector import Detection
 from edge_agent.sources.base import Frame
-from edge_agent.tracker import Tracker, assign_riders
+from edge_agent.tracking.tracker import Tracker, assign_riders
 from tests.conftest import shared
 
 BLANK = np.zeros((576, 768, 3), np.uint8)

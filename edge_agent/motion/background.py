@@ -20,11 +20,11 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from edge_agent import exposure, ghosts
-from edge_agent.camera_health import CameraAlert, CameraHealth
 from edge_agent.config import MotionConfig
 from edge_agent.geometry import Box, merge_parts
-from edge_agent.sources.base import Frame
+from edge_agent.motion import exposure, ghosts
+from edge_agent.motion.camera_health import CameraAlert, CameraHealth
+from edge_agent.sources import Frame
 
 KERNEL = cv2.getStructuringElement(cv2.MORPH_RECT, (3, 3))
 ONE = (1.0, 0.0, 0.0, 0.0)

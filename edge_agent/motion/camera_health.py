@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 
 from edge_agent.config import MotionConfig
-from edge_agent.sources.base import Frame
+from edge_agent.sources import Frame
 
 SHARPNESS_LEARN_RATE = 0.05
 SHARPNESS_EVERY_NS = 500_000_000

@@ -12,17 +12,16 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from edge_agent.agent.notify import Notifier
+from edge_agent.agent.pipeline_messages import MotionSwitch, health_message
+from edge_agent.agent.sink import Sink
 from edge_agent.config import Settings
-from edge_agent.detector import Detector
+from edge_agent.contract import Message, Topics
+from edge_agent.detection import Detector
 from edge_agent.events import EventBuilder
-from edge_agent.message import Message
 from edge_agent.motion import MotionDetector, MotionResult
-from edge_agent.notify import Notifier
-from edge_agent.pipeline_messages import MotionSwitch, health_message
-from edge_agent.sink import Sink
-from edge_agent.sources.base import Frame, Source
-from edge_agent.topics import Topics
-from edge_agent.tracker import Tracker
+from edge_agent.sources import Frame, Source
+from edge_agent.tracking import Tracker
 
 log = logging.getLogger(__name__)
 

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 
-from edge_agent import config
-from edge_agent.progress import Progress
-from edge_agent.replay import replay
+from edge_agent import config, shipped
+from edge_agent.agent.progress import Progress
+from edge_agent.agent.replay import replay
 
 DEMO_DEVICE = "demo"
 WAIT_FOR_BROKER_S = 10.0
@@ -29,10 +29,9 @@ WAIT_FOR_EVENTS_S = 15.0
 
 
 def demo_clip() -> Path:
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "demo" / "car-detection.mp4", here.parent / "demo" / "car-detection.mp4"):
-        if candidate.is_file():
-            return candidate
+    clip = shipped("demo") / "car-detection.mp4"
+    if clip.is_file():
+        return clip
     raise FileNotFoundError("the demo clip demo/car-detection.mp4 is missing from this install")
 
 

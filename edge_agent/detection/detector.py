@@ -20,17 +20,15 @@ from pathlib import Path
 
 import numpy as np
 
+from edge_agent import shipped
 from edge_agent.config import DetectorConfig
-from edge_agent.crops import Crop, plan
+from edge_agent.detection.crops import Crop, plan
+from edge_agent.detection.nanodet import ModelError, NanoDet, nms, sha256_of
 from edge_agent.geometry import Box, iou_matrix
 from edge_agent.labels import family
-from edge_agent.nanodet import ModelError, NanoDet, nms, sha256_of
-from edge_agent.sources.base import Frame
+from edge_agent.sources import Frame
 
 __all__ = ["Detection", "Detector", "ModelError"]
-
-PACKAGE_MODELS = Path(__file__).resolve().parent / "models"
-REPO_MODELS = Path(__file__).resolve().parents[1] / "models"
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +40,7 @@ class Detection:
 
 def models_dir() -> Path:
     """The shipped models: inside the installed package, else the source tree's `models/`."""
-    return PACKAGE_MODELS if PACKAGE_MODELS.is_dir() else REPO_MODELS
+    return shipped("models")
 
 
 def resolve_model(model: Path) -> Path:

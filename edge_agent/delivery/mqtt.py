@@ -30,12 +30,11 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from edge_agent import homeassistant
-from edge_agent.commands import CommandHandler, command_reply
 from edge_agent.config import Settings
-from edge_agent.message import Kind, Message
-from edge_agent.outbox import Outbox
-from edge_agent.topics import Topics
+from edge_agent.contract import Kind, Message, Topics
+from edge_agent.delivery import homeassistant
+from edge_agent.delivery.commands import CommandHandler, command_reply
+from edge_agent.delivery.outbox import Outbox
 
 log = logging.getLogger(__name__)
 

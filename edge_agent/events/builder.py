@@ -14,18 +14,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from edge_agent import clock
-from edge_agent.alarms import fired
 from edge_agent.config import Settings
-from edge_agent.counts import LineCounts
+from edge_agent.contract import Alarm, ClockState, Crossing, Event, Kind, Message, ThumbnailRef, Topics
+from edge_agent.delivery.seqstore import SeqStore
+from edge_agent.events.alarms import fired
+from edge_agent.events.counts import LineCounts
+from edge_agent.events.thumbnails import Jpeg, ThumbnailPicker, snapshot
+from edge_agent.events.zones import Zones
 from edge_agent.geometry import bottom_centre, normalise
-from edge_agent.message import Kind, Message
-from edge_agent.schema import Alarm, ClockState, Crossing, Event, ThumbnailRef
-from edge_agent.seqstore import SeqStore
-from edge_agent.sources.base import Frame
-from edge_agent.thumbnails import Jpeg, ThumbnailPicker, snapshot
-from edge_agent.topics import Topics
-from edge_agent.tracker import Track, TrackerOutput
-from edge_agent.zones import Zones
+from edge_agent.sources import Frame
+from edge_agent.tracking import Track, TrackerOutput
 
 SCHEMA_PROPS = {"schema": "edge-agent/event/1"}
 

@@ -23,7 +23,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from edge_agent.message import Kind, Message
+from edge_agent.contract import Kind, Message
 
 log = logging.getLogger(__name__)
 

@@ -14,13 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from edge_agent import config
-from edge_agent.commands import Commands
-from edge_agent.detector import Detector
-from edge_agent.health import Counters, StatsBuilder
-from edge_agent.mqtt import Delivery
-from edge_agent.notify import Notifier
-from edge_agent.pipeline import Pipeline
-from edge_agent.sink import Sink
+from edge_agent.agent.health import Counters, StatsBuilder
+from edge_agent.agent.notify import Notifier
+from edge_agent.agent.pipeline import Pipeline
+from edge_agent.agent.sink import Sink
+from edge_agent.delivery.commands import Commands
+from edge_agent.delivery.mqtt import Delivery
+from edge_agent.detection import Detector
 from edge_agent.sources import Source, open_camera
 
 log = logging.getLogger(__name__)

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from edge_agent.agent.pipeline import Pipeline
+from edge_agent.agent.replay_output import FolderSink
+from edge_agent.agent.sink import Sink
 from edge_agent.config import Settings
-from edge_agent.pipeline import Pipeline
-from edge_agent.replay_output import FolderSink
-from edge_agent.sink import Sink
 from edge_agent.sources import open_file
 
 log = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ def replay(
     sinks: list[Sink] = [folder]
     delivery = None
     if settings.mqtt.url:
-        from edge_agent.mqtt import open_delivery
+        from edge_agent.delivery.mqtt import open_delivery
 
         delivery = open_delivery(settings)
         sinks.append(delivery)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from edge_agent import __version__, clock
-from edge_agent.message import Kind, Message
+from edge_agent.contract import Kind, Message
 
 THERMAL = Path("/sys/class/thermal/thermal_zone0/temp")
 CLK_TCK = os.sysconf("SC_CLK_TCK")

@@ -13,7 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge_agent.message import Kind, Message
+from edge_agent.contract import Kind, Message
 
 SHEET_COLUMNS = 6
 SHEET_TILE = 200

@@ -5,10 +5,8 @@ from __future__ import annotations
 import json
 from typing import Protocol
 
-from edge_agent.message import Kind, Message
-from edge_agent.schema import iso_ms
-from edge_agent.sources.base import Frame
-from edge_agent.topics import Topics
+from edge_agent.contract import Kind, Message, Topics, iso_ms
+from edge_agent.sources import Frame
 
 
 class Alert(Protocol):

@@ -13,8 +13,7 @@ from typing import Any
 
 from edge_agent import __version__
 from edge_agent.config import Settings
-from edge_agent.message import Kind, Message
-from edge_agent.topics import Topics
+from edge_agent.contract import Kind, Message, Topics
 
 SENSORS = (  # key in stats, name, unit, device class
     ("fps_processed", "Frames per second", "fps", None),

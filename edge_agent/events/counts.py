@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from edge_agent.message import Kind, Message
-from edge_agent.schema import Counts
-from edge_agent.sources.base import Frame
-from edge_agent.topics import Topics
+from edge_agent.contract import Counts, Kind, Message, Topics
+from edge_agent.sources import Frame
 
 
 class LineCounts:

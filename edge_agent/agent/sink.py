@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from edge_agent.message import Message
+from edge_agent.contract import Message
 
 
 class Sink(Protocol):

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from edge_agent.config import TrackerConfig
-from edge_agent.detector import Detection
+from edge_agent.detection import Detection
 from edge_agent.geometry import Box, area, centre, intersection, iou_matrix
 from edge_agent.labels import TWO_WHEELERS, family
-from edge_agent.sources.base import Frame
+from edge_agent.sources import Frame
 
 HISTORY = 64
 

@@ -16,8 +16,8 @@ import cv2
 import numpy as np
 
 from edge_agent.config import ThumbnailConfig
+from edge_agent.contract import iso_ms
 from edge_agent.geometry import Box
-from edge_agent.schema import iso_ms
 
 FULL_SIZE_PX = 160.0  # a box this tall is "large enough"; smaller ones lose quality
 EDGE_PENALTY = 0.35

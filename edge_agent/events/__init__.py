@@ -1,0 +1,12 @@
+"""Stage 5, events: one event per object pass — start, a few updates, end — with its thumbnail.
+
+`EventBuilder.process(frame, tracker_output) -> list[Message]` (`builder`); the best thumbnail and
+the snapshot (`thumbnails`), zones and counting lines (`zones`), line-crossing counts (`counts`)
+and alarm rules (`alarms`).
+"""
+
+from __future__ import annotations
+
+from edge_agent.events.builder import EventBuilder
+
+__all__ = ["EventBuilder"]
