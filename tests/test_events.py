@@ -43,7 +43,8 @@ def track(tid: int, box: tuple, f: Frame, **kw: object) -> Track:
 
 def builder(tmp_path: Path, **overrides: object) -> EventBuilder:
     s = config.load(None, overrides={"device_id": "pole17", "state_dir": str(tmp_path), **overrides})
-    return EventBuilder(s, Topics("edge", "pole17", "cam0"), "nanodet-g-416@test", synced=lambda: True)
+    topics = Topics("edge", "pole17", "cam0")
+    return EventBuilder(s, topics, "nanodet-g-416@test", SeqStore(tmp_path / "seq").next, synced=lambda: True)
 
 
 def walk(b: EventBuilder, imgs: list[np.ndarray], frames_seen: int = 30) -> list:

@@ -17,6 +17,7 @@ from edge_agent.agent.pipeline_messages import MotionSwitch, health_message
 from edge_agent.agent.sink import Sink
 from edge_agent.config import Settings
 from edge_agent.contract import Message, Topics
+from edge_agent.delivery.seqstore import SeqStore
 from edge_agent.detection import Detector
 from edge_agent.events import EventBuilder
 from edge_agent.motion import MotionDetector, MotionResult
@@ -55,7 +56,8 @@ class Pipeline:
         self.topics = Topics(settings.mqtt.prefix, settings.device_id, settings.camera.id)
         self.detector = detector or Detector(settings.detector)
         self.tracker = Tracker(settings.tracker)
-        self.events = EventBuilder(settings, self.topics, self.detector.model_id)
+        seq = SeqStore(settings.state_dir / "seq")
+        self.events = EventBuilder(settings, self.topics, self.detector.model_id, seq.next)
         self.motion: MotionDetector | None = None  # built on the first frame (needs its size)
         self.motion_switch = MotionSwitch(self.topics, settings.pipeline.motion_off_delay_s)
         self.stats = PipelineStats()

@@ -4,7 +4,8 @@
 `update` only when something significant changed (a clearly better thumbnail, a zone entered or
 left, a line crossed, parked ↔ moving), at most every `min_update_interval_s`; `end` when the
 track is gone, with duration, top score, the zones visited, the lines crossed and a short path.
-Every event message takes the device's next `seq`; the event id is fixed at the start.
+Every event message takes the device's next `seq` from `next_seq` (the pipeline hands in the
+delivery's sequence store: the stage itself keeps no file); the event id is fixed at the start.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from dataclasses import dataclass, field
 from edge_agent import clock
 from edge_agent.config import Settings
 from edge_agent.contract import Alarm, ClockState, Crossing, Event, Kind, Message, ThumbnailRef, Topics
-from edge_agent.delivery.seqstore import SeqStore
 from edge_agent.events.alarms import fired
 from edge_agent.events.counts import LineCounts
 from edge_agent.events.thumbnails import Jpeg, ThumbnailPicker, snapshot
@@ -49,14 +49,14 @@ class EventBuilder:
         settings: Settings,
         topics: Topics,
         model_id: str,
-        seq: SeqStore | None = None,
+        next_seq: Callable[[], int],
         synced: Callable[[], bool] = clock.synced,
     ) -> None:
         self.cfg = settings.events
         self.settings = settings
         self.topics = topics
         self.model_id = model_id
-        self.seq = seq or SeqStore(settings.state_dir / "seq")
+        self.next_seq = next_seq
         self.synced = synced
         self.picker = ThumbnailPicker(settings.thumbnails)
         self.zones = Zones(settings.zones, settings.lines)
@@ -183,7 +183,7 @@ class EventBuilder:
 
     def _send(self, frame: Frame, state: EventState, kind: str) -> list[Message]:
         t = state.track
-        seq = self.seq.next()
+        seq = self.next_seq()
         if kind == "start":
             state.id = f"{self.settings.device_id}-{self.topics.camera}-{seq:06d}"
         out: list[Message] = []
