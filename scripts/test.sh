@@ -8,4 +8,5 @@ need_apt mosquitto mosquitto shellcheck shellcheck openssl openssl systemd-analy
 ensure_venv "[dev]"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
+.venv/bin/lint-imports --no-cache
 exec .venv/bin/python -m pytest "$@"
