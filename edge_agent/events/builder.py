@@ -16,7 +16,17 @@ from dataclasses import dataclass, field
 
 from edge_agent import clock
 from edge_agent.config import Settings
-from edge_agent.contract import Alarm, ClockState, Crossing, Event, Kind, Message, ThumbnailRef, Topics
+from edge_agent.contract import (
+    EVENT_SCHEMA,
+    Alarm,
+    ClockState,
+    Crossing,
+    Event,
+    Kind,
+    Message,
+    ThumbnailRef,
+    Topics,
+)
 from edge_agent.events.alarms import fired
 from edge_agent.events.counts import LineCounts
 from edge_agent.events.thumbnails import Jpeg, ThumbnailPicker, snapshot
@@ -25,7 +35,7 @@ from edge_agent.geometry import bottom_centre, normalise
 from edge_agent.sources import Frame
 from edge_agent.tracking import Track, TrackerOutput
 
-SCHEMA_PROPS = {"schema": "edge-agent/event/1"}
+SCHEMA_PROPS = {"schema": EVENT_SCHEMA}
 
 
 @dataclass
