@@ -4,7 +4,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/common.sh
 . scripts/common.sh
-need_apt mosquitto mosquitto shellcheck shellcheck openssl openssl systemd-analyze systemd
+# The real parts the tests start themselves: a broker, PostgreSQL (initdb in a temp folder), a
+# Debian root booted with systemd-nspawn.
+need_apt mosquitto mosquitto shellcheck shellcheck openssl openssl systemd-analyze systemd \
+    pg_ctlcluster postgresql systemd-nspawn systemd-container debootstrap debootstrap
 ensure_venv "[dev]"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .

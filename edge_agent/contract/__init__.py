@@ -9,6 +9,7 @@ sees a frame can depend on it.
 from __future__ import annotations
 
 from edge_agent.contract.message import Kind, Message
+from edge_agent.contract.redact import redact, redact_secret
 from edge_agent.contract.schema import (
     EVENT_SCHEMA,
     Alarm,
@@ -33,4 +34,6 @@ __all__ = [
     "ThumbnailRef",
     "Topics",
     "iso_ms",
+    "redact",
+    "redact_secret",
 ]
