@@ -59,7 +59,8 @@ def replay(
 
         delivery = open_delivery(settings)
         sinks.append(delivery)
-    pipeline = Pipeline(settings, source, sinks)
+    next_seq = delivery.outbox.next_seq if delivery is not None else None
+    pipeline = Pipeline(settings, source, sinks, next_seq=next_seq)
     if on_start is not None:
         on_start(source.info.frame_count)
     try:

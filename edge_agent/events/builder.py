@@ -5,7 +5,8 @@
 left, a line crossed, parked ↔ moving), at most every `min_update_interval_s`; `end` when the
 track is gone, with duration, top score, the zones visited, the lines crossed and a short path.
 Every event message takes the device's next `seq` from `next_seq` (the pipeline hands in the
-delivery's sequence store: the stage itself keeps no file); the event id is fixed at the start.
+outbox's counter, which stores it with the message: the stage itself keeps no file); the event id
+is fixed at the start.
 """
 
 from __future__ import annotations
@@ -227,7 +228,7 @@ class EventBuilder:
             clock=ClockState(synced=self._clock_synced(), monotonic_ns=t.last_seen_ns),
             model=self.model_id,
         )
-        out.append(Message(self.topics.events, event.to_json(), Kind.EVENT, properties=SCHEMA_PROPS))
+        out.append(Message(self.topics.events, event.to_json(), Kind.EVENT, properties=SCHEMA_PROPS, seq=seq))
         state.last_sent_ns = frame.mono_ns
         state.pending.clear()
         return out
