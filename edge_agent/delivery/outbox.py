@@ -36,6 +36,7 @@ from edge_agent.contract import Kind, Message
 from edge_agent.delivery.outbox_file import (
     SEQ_MARGIN,
     OutboxError,
+    Reserve,
     SeqHint,
     is_damage,
     is_full,
@@ -86,16 +87,18 @@ class Outbox:
         self.generation = 0  # +1 each time a damaged file is replaced: row ids start again
         self._failing = False
         self._open()
+        self._reserve = Reserve(path.with_name(path.name + ".reserve"))
 
-    def _open(self) -> None:
+    def _open(self, moved_aside: bool = False) -> None:
         self._db, healed = open_db(self.path)
         counters = dict(self._db.execute("SELECT name, value FROM counters").fetchall())
         self.drops = {k.split(":", 1)[1]: int(v) for k, v in counters.items() if k.startswith("dropped:")}
         floor = max(int(counters.get("seq", 0)), self._hint.read(), self._seq)
-        if healed:
+        if healed or moved_aside:
             self.damaged += 1
-            floor += SEQ_MARGIN
             self._db.execute(BUMP, ("damaged", 1))
+        if healed:  # at start-up: this process does not know the last number sent; jump past it
+            floor += SEQ_MARGIN
         self._seq = floor
         self._db.execute("INSERT OR REPLACE INTO counters (name, value) VALUES ('seq', ?)", (floor,))
         self._resync()
@@ -105,7 +108,7 @@ class Outbox:
             self._db.close()
         move_aside(self.path, str(exc))
         self._acked = []  # their rows went with the damaged file
-        self._open()
+        self._open(moved_aside=True)
         self.generation += 1
 
     # -- producer side (pipeline thread) -------------------------------------------------
@@ -169,6 +172,7 @@ class Outbox:
             if self._failing:
                 log.warning("outbox %s: writing again; nothing waits in memory", self.path)
             self._failing = False
+            self._reserve.ensure()
             self._pending, self._acked, self._pending_bytes = [], [], 0
 
     def _write(self) -> None:
@@ -202,6 +206,7 @@ class Outbox:
     def _make_room(self) -> bool:
         """Disk full: delete the oldest stored pictures (events are small, pictures are not)."""
         marks = ",".join("?" * len(PICTURES))
+        self._reserve.release()  # room for SQLite to write the deletion itself
         try:
             rows = self._db.execute(
                 f"SELECT id, kind FROM outbox WHERE kind IN ({marks}) ORDER BY id LIMIT ?",
@@ -216,13 +221,14 @@ class Outbox:
             for _, kind in rows:
                 self._db.execute(BUMP, (f"dropped:{kind}", 1))
             self._db.execute("COMMIT")
-            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         except sqlite3.Error as exc:
             if self._db.in_transaction:
                 with contextlib.suppress(sqlite3.Error):
                     self._db.execute("ROLLBACK")
             log.error("outbox %s: disk full and no room could be made: %s", self.path, exc)
             return False
+        with contextlib.suppress(sqlite3.Error):  # frees the WAL; harmless when it cannot yet
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         for _, kind in rows:
             self.drops[kind] = self.drops.get(kind, 0) + 1
         self._resync()

@@ -26,6 +26,7 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 SEQ_MARGIN = 1000
+RESERVE_BYTES = 512 * 1024
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
@@ -53,6 +54,14 @@ def _connect(path: Path) -> sqlite3.Connection:
     try:
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
+        # The WAL is copied into the database every 512 kB (and shrinks back to that size): the
+        # WAL can only be emptied by a checkpoint that needs room in the database file, so on a
+        # nearly full disk it must never hold much.
+        db.execute("PRAGMA wal_autocheckpoint=128")
+        db.execute(f"PRAGMA journal_size_limit={RESERVE_BYTES}")
+        # Debian's SQLite zeroes every freed page (secure_delete=1): deleting a picture would then
+        # write the whole picture again — impossible on a full disk, and wear on any SD card.
+        db.execute("PRAGMA secure_delete=FAST")
         (verdict,) = db.execute("PRAGMA quick_check").fetchone()
         if verdict != "ok":
             raise sqlite3.DatabaseError(f"quick_check: {verdict}")
@@ -162,3 +171,34 @@ class SeqHint:
             log.warning("sequence file %s not updated: %s", self.path, exc)
             with contextlib.suppress(OSError):
                 tmp.unlink()
+
+
+class Reserve:
+    """A few hundred kB of disk held back (`outbox.reserve`) for the day the disk is full.
+
+    On a full disk SQLite cannot even write the deletion that would make room (the WAL must grow
+    first). Deleting this file first gives it the room; it is made again once writes succeed.
+    """
+
+    def __init__(self, path: Path, size: int = RESERVE_BYTES) -> None:
+        self.path = path
+        self.size = size
+        self.held = False
+        self.ensure()
+
+    def ensure(self) -> None:
+        """Hold the reserve again (after a good write), if there is room for it."""
+        if self.held:
+            return
+        try:
+            with self.path.open("wb") as fh:
+                os.posix_fallocate(fh.fileno(), 0, self.size)
+            self.held = True
+        except OSError:  # no room for it yet: try again after the next good write
+            with contextlib.suppress(OSError):
+                self.path.unlink()
+
+    def release(self) -> None:
+        with contextlib.suppress(OSError):
+            self.path.unlink()
+        self.held = False
