@@ -136,14 +136,18 @@ def test_tls_with_the_ca_delivers(broker: Broker, tmp_path: Path) -> None:
         sub.close()
 
 
-def test_tls_without_the_ca_never_connects(broker: Broker, tmp_path: Path) -> None:
-    delivery = Delivery(settings_for(broker, tmp_path, tls=True, ca=False)).start()
-    try:
-        delivery.publish(event_message(delivery.topics.events, 1))
-        assert delivery.drain(3) == 1
-        assert not delivery.connected and delivery.stats.connects == 0
-    finally:
-        delivery.close()
+def test_tls_without_the_ca_never_connects_and_says_why(
+    broker: Broker, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING):
+        delivery = Delivery(settings_for(broker, tmp_path, tls=True, ca=False)).start()
+        try:
+            delivery.publish(event_message(delivery.topics.events, 1))
+            assert delivery.drain(3) == 1
+            assert not delivery.connected and delivery.stats.connects == 0
+        finally:
+            delivery.close()
+    assert "TLS certificate is not trusted" in caplog.text and "mqtt.ca_file" in caplog.text
 
 
 def test_commands_get_json_replies_and_bad_ones_do_not_crash(broker: Broker, tmp_path: Path) -> None:

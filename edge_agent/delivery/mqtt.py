@@ -44,7 +44,7 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from edge_agent.config import Settings
 from edge_agent.contract import Kind, Message, Topics
-from edge_agent.delivery import homeassistant
+from edge_agent.delivery import connect_errors, homeassistant
 from edge_agent.delivery.commands import CommandHandler, command_reply, valid_name
 from edge_agent.delivery.outbox import Outbox
 
@@ -334,7 +334,8 @@ class Delivery:
 
     @_guarded
     def _on_connect_fail(self, _c: mqtt.Client, _u: Any) -> None:
-        log.warning("cannot reach broker %s:%d; retrying with backoff", self.host, self.port)
+        why = connect_errors.describe(connect_errors.current())
+        log.warning("cannot reach broker %s:%d: %s; retrying with backoff", self.host, self.port, why)
 
     @_guarded
     def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, reason: ReasonCode, _p: Any) -> None:
