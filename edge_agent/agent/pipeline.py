@@ -12,7 +12,6 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from edge_agent.agent.notify import Notifier
 from edge_agent.agent.pipeline_messages import MotionSwitch, health_message
 from edge_agent.agent.sink import Sink
 from edge_agent.config import Settings
@@ -46,14 +45,12 @@ class Pipeline:
         settings: Settings,
         source: Source,
         sinks: Iterable[Sink],
-        notifier: Notifier | None = None,
         detector: Detector | None = None,
         next_seq: Callable[[], int] | None = None,
     ) -> None:
         self.settings = settings
         self.source = source
         self.sinks = list(sinks)
-        self.notifier = notifier or Notifier(socket_path="")
         self.topics = Topics(settings.mqtt.prefix, settings.device_id, settings.camera.id)
         self.detector = detector or Detector(settings.detector)
         self.tracker = Tracker(settings.tracker)

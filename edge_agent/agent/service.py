@@ -57,7 +57,7 @@ class Service:
         else:
             log.warning("mqtt.url is not set: events are made but published nowhere")
         next_seq = self.delivery.outbox.next_seq if self.delivery else None
-        self.pipeline = Pipeline(settings, self.source, sinks, self.notifier, next_seq=next_seq)
+        self.pipeline = Pipeline(settings, self.source, sinks, next_seq=next_seq)
         self.stats = StatsBuilder(
             self.pipeline.topics.stats, settings.state_dir, self.pipeline.detector.model_id
         )
