@@ -216,7 +216,9 @@ def test_an_import_value_error_leaves_the_capture_thread_running(
     _broken_package(tmp_path, monkeypatch, SIMPLEJPEG)
     source = LiveSource("picamera2", grabber(), 0.01, 0.02, read_timeout_s=5)
     try:
-        assert source.next_frame(0.3) is None
+        deadline = time.monotonic() + 20  # a guard for a busy machine, not a timing assertion
+        while "numpy" not in source.stats.last_error and time.monotonic() < deadline:
+            assert source.next_frame(0.1) is None
         assert "numpy" in source.stats.last_error and not source.stats.connected
         assert source._thread.is_alive(), "it keeps retrying instead of dying"
     finally:
