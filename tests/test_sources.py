@@ -107,6 +107,6 @@ def test_dead_camera_is_reported_not_fatal() -> None:
         assert isinstance(source, LiveSource)
         assert source.next_frame(1.5) is None
         assert not source.stats.connected
-        assert "cannot be opened" in source.stats.last_error
+        assert "connection refused" in source.stats.last_error  # FFmpeg's own reason, in words
     finally:
         source.close()

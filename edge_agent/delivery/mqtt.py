@@ -324,13 +324,27 @@ class Delivery:
         client.subscribe(self.topics.command_filter, options=no_retained)
         if self.settings.homeassistant.enabled:
             client.subscribe(homeassistant.status_topic(self.settings), qos=1)
-            self._publish_discovery()
+        self._publish_discovery()
         self._wake.set()
 
     def _publish_discovery(self) -> None:
-        """Home Assistant's device description: retained state, sent at once, ahead of the backlog."""
-        m = homeassistant.discovery(self.settings, self.topics)
-        self.client.publish(m.topic, m.payload, qos=m.qos, retain=m.retain, properties=_properties(m))
+        """Home Assistant's device description: retained state, sent at once, ahead of the backlog.
+
+        While discovery is off, the empty retained payload that removes the device is sent once
+        after it was on (a marker file in state_dir remembers that it was), not at every connect
+        of a pole that never used Home Assistant.
+        """
+        marker = self.settings.state_dir / "homeassistant-discovery"
+        enabled = self.settings.homeassistant.enabled
+        if not enabled and not marker.exists():
+            return
+        for m in homeassistant.discovery_messages(self.settings, self.topics):
+            self.client.publish(m.topic, m.payload, qos=m.qos, retain=m.retain, properties=_properties(m))
+        with contextlib.suppress(OSError):
+            if enabled:
+                marker.touch()
+            else:
+                marker.unlink()
 
     @_guarded
     def _on_connect_fail(self, _c: mqtt.Client, _u: Any) -> None:

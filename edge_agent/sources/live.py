@@ -173,6 +173,10 @@ class LiveSource(Source):
 
     def close(self) -> None:
         self._stop.set()
+        interrupt = getattr(self._grabber, "interrupt", None)  # a capture waiting on the device
+        if interrupt is not None:
+            with contextlib.suppress(Exception):
+                interrupt()
         with self._cond:
             self._cond.notify_all()
         if self._started:
