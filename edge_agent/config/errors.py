@@ -18,6 +18,7 @@ SECRET_KEYS = ("password",)
 # Secrets shorter than this are not replaced literally (a 1-letter password would mask every
 # such letter of the message); the URL form `user:pw@` is always masked.
 MIN_LITERAL_SECRET = 4
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\x85]")
 
 
 class ConfigError(Exception):
@@ -26,8 +27,14 @@ class ConfigError(Exception):
     def __init__(self, source: str, problems: list[str], secrets: tuple[str, ...] = ()) -> None:
         hidden = tuple(s for s in secrets if s and len(s) >= MIN_LITERAL_SECRET)
         self.source = redact_secret(source, *hidden)
-        self.problems = [redact_secret(p, *hidden) for p in problems] or ["invalid configuration"]
+        lines = [_one_line(redact_secret(p, *hidden)) for p in problems]
+        self.problems = lines or ["invalid configuration"]
         super().__init__(f"{self.source}: " + "; ".join(self.problems))
+
+
+def _one_line(text: str) -> str:
+    """`text` with control characters escaped, so that one problem is one line."""
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
 
 
 def key_of(loc: tuple[int | str, ...]) -> str:
@@ -36,7 +43,8 @@ def key_of(loc: tuple[int | str, ...]) -> str:
         if isinstance(p, int):
             parts.append(f"[{p}]")
         else:
-            parts.append(("." if parts else "") + str(p))
+            name = str(p) if re.fullmatch(r"[A-Za-z0-9_-]+", str(p)) else repr(str(p))
+            parts.append(("." if parts else "") + name)
     return "".join(parts) or "(top level)"
 
 

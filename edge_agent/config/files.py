@@ -14,10 +14,11 @@ from edge_agent import shipped
 from edge_agent.config.settings import DetectorConfig, MqttConfig, Settings
 
 MAX_CERT_BYTES = 1_000_000
+MAX_LABELS_BYTES = 1_000_000
 
 
-def readable_file(path: Path) -> str | None:
-    """Why `path` cannot be read as a regular file, or None when it can."""
+def readable_file(path: Path, limit: int | None = None) -> str | None:
+    """Why `path` cannot be read as a regular file (of at most `limit` bytes), or None."""
     try:
         if not path.exists():
             return "does not exist"
@@ -25,6 +26,8 @@ def readable_file(path: Path) -> str | None:
             return "is a directory, not a file"
         if not path.is_file():
             return "is not a regular file"
+        if limit is not None and path.stat().st_size > limit:
+            return f"is more than {limit:,} bytes: not the file meant here"
         with path.open("rb") as fh:
             fh.read(1)
     except PermissionError:
@@ -38,7 +41,7 @@ def _tls(cfg: MqttConfig) -> list[str]:
     problems = []
     files = {"ca_file": cfg.ca_file, "certfile": cfg.certfile, "keyfile": cfg.keyfile}
     for key, path in files.items():
-        if path is not None and (why := readable_file(path)):
+        if path is not None and (why := readable_file(path, MAX_CERT_BYTES)):
             problems.append(f"mqtt.{key}: {path} {why}")
     if problems:
         return problems
@@ -75,7 +78,7 @@ def model_path(model: Path) -> Path:
 def model_labels(model: Path) -> tuple[list[str], Path]:
     """The labels of `model`: `labels.txt` beside it, else the shipped one."""
     beside = model.parent / "labels.txt"
-    path = beside if beside.is_file() else shipped("models") / "labels.txt"
+    path = beside if readable_file(beside, MAX_LABELS_BYTES) is None else shipped("models") / "labels.txt"
     text = path.read_text(encoding="utf-8", errors="replace")
     return [line.strip() for line in text.splitlines() if line.strip()], path
 

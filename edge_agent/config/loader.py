@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from pydantic_settings import SettingsError
 
 from edge_agent.config import environment
-from edge_agent.config.errors import MIN_LITERAL_SECRET, ConfigError, format_errors
+from edge_agent.config.errors import MIN_LITERAL_SECRET, ConfigError, format_errors, key_of
 from edge_agent.config.files import check_files
 from edge_agent.config.settings import ENV_PREFIX, Settings
 from edge_agent.config.source import read_secret, read_toml
@@ -65,7 +65,7 @@ def _private_keys(data: dict[str, Any]) -> list[str]:
     bad = [k for k in data if k.startswith("_")]
     for k in bad:
         del data[k]
-    return [f"{k}: unknown key; allowed here: {allowed}" for k in bad]
+    return [f"{key_of((k,))}: unknown key; allowed here: {allowed}" for k in bad]
 
 
 def load(path: Path | None, overrides: dict[str, Any] | None = None) -> Settings:
@@ -93,7 +93,8 @@ def _validate(data: dict[str, Any], name: str) -> Settings:
     except SettingsError as exc:
         problems.append(environment.parse_failure(str(exc), ENV_PREFIX, origin))
     except (RecursionError, MemoryError):
-        problems.append("(top level): values nested too deeply")
+        env = f" (from {', '.join(origin.values())})" if origin else ""
+        problems.append(f"(top level){env}: values nested too deeply")
     if settings is not None and not problems:
         problems += check_files(settings)
     if problems or settings is None:

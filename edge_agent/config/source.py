@@ -21,11 +21,11 @@ MAX_CONFIG_BYTES = 1_000_000
 MAX_SECRET_BYTES = 4096
 # Longest BOM first: the UTF-32-LE mark begins with the UTF-16-LE one.
 BOMS = (
-    (codecs.BOM_UTF32_LE, "utf-32"),
-    (codecs.BOM_UTF32_BE, "utf-32"),
-    (codecs.BOM_UTF8, "utf-8-sig"),
-    (codecs.BOM_UTF16_LE, "utf-16"),
-    (codecs.BOM_UTF16_BE, "utf-16"),
+    (codecs.BOM_UTF32_LE, "utf-32", "UTF-32"),
+    (codecs.BOM_UTF32_BE, "utf-32", "UTF-32"),
+    (codecs.BOM_UTF8, "utf-8-sig", "UTF-8"),
+    (codecs.BOM_UTF16_LE, "utf-16", "UTF-16"),
+    (codecs.BOM_UTF16_BE, "utf-16", "UTF-16"),
 )
 SAVE_AS_UTF8 = "save it as UTF-8 text (Notepad: Save as…, Encoding: UTF-8)"
 
@@ -68,13 +68,17 @@ def read_bytes(path: Path, limit: int, what: str = "file") -> bytes:
 
 def decode(data: bytes, name: str) -> str:
     """`data` as text: a BOM is dropped, UTF-16/32 with a BOM converted, else strict UTF-8."""
-    for bom, codec in BOMS:
+    for bom, codec, label in BOMS:
         if data.startswith(bom):
             try:
                 return data.decode(codec).lstrip("\ufeff")
             except UnicodeDecodeError as exc:
                 raise ConfigError(
-                    name, [f"starts with a {codec.upper()} byte order mark but is not {codec}: {exc.reason}"]
+                    name,
+                    [
+                        f"starts with a {label} byte order mark but is not {label} text "
+                        f"({exc.reason}): {SAVE_AS_UTF8}"
+                    ],
                 ) from None
     try:
         return data.decode("utf-8")
