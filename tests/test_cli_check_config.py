@@ -170,3 +170,17 @@ def test_check_config_and_version_import_nothing_heavy(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=REPO)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "", f"check-config imported {proc.stdout.strip()}"
+
+
+@pytest.mark.parametrize("password", ["Cam'Pw@47/11", "CamPw:4711!$&", "Cam\u00a0Pw4711", 'Cam"Pw4711'])
+def test_a_camera_password_holding_odd_characters_is_never_printed(tmp_path: Path, password: str) -> None:
+    """Quotes, '@', '/', ':' or a non-breaking space in the password: masked, or the URL refused."""
+    text = GOOD.replace(CAMERA_PW, password.replace('"', '\\"'))
+    proc = run("check-config", write(tmp_path, text))
+    assert proc.returncode in (0, 2) and "Traceback" not in proc.stderr
+    if proc.returncode == 0:
+        assert '"source": "rtsp://admin:***@10.0.0.5:554/stream1"' in proc.stdout
+    else:
+        assert "camera.source: a camera URL must" in proc.stderr
+    for part in (password, password[:7], password[-7:]):
+        assert part not in proc.stdout + proc.stderr

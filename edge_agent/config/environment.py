@@ -13,8 +13,6 @@ import os
 import re
 from collections.abc import Iterable, Mapping
 
-PASSWORD_VARIABLE = "EDGE_AGENT_MQTT__PASSWORD"
-
 
 def origins(
     prefix: str, fields: Iterable[str], environ: Mapping[str, str] | None = None

@@ -32,6 +32,17 @@ class ConfigError(Exception):
         super().__init__(f"{self.source}: " + "; ".join(self.problems))
 
 
+def mask_url(url: str) -> str:
+    """`url` with everything between `scheme://` and its last '@' but the user replaced by ***,
+    whatever the password holds (quotes, spaces, '@' or '/'); other text unchanged."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
+        return url
+    userinfo, host = rest.rsplit("@", 1)
+    user, colon, _ = userinfo.partition(":")
+    return f"{scheme}://{user}:***@{host}" if colon else f"{scheme}://***@{host}"
+
+
 def _one_line(text: str) -> str:
     """`text` with control characters escaped, so that one problem is one line."""
     return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
@@ -70,9 +81,8 @@ def _shown(given: Any, key: str) -> str:
         return ""
     if any(s in key for s in SECRET_KEYS):
         return ""
-    if isinstance(given, str) and "://" in given and "@" in given:
-        scheme, _, rest = given.partition("://")
-        given = f"{scheme}://***@{rest.rsplit('@', 1)[1]}"  # whatever the password holds
+    if isinstance(given, str):
+        given = mask_url(given)
     text = repr(given)
     return f" (got {text[:80]}…)" if len(text) > 80 else f" (got {text})"
 

@@ -71,10 +71,10 @@ def _camera_source(v: str) -> str:
         raise ValueError("a USB camera is usb:N with N its number (usb:0 is the first)")
     if "://" in v:
         scheme = v.split("://", 1)[0].lower()
-        if scheme not in CAMERA_SCHEMES or " " in v:
+        if scheme not in CAMERA_SCHEMES or re.search(r"[\s\"<>]", v):
             raise ValueError(
                 f"a camera URL must start with {', '.join(s + '://' for s in CAMERA_SCHEMES)} and "
-                "hold no spaces (write a space in a password as %20)"
+                'hold no spaces, " < or > (write them in a password as %20, %22, %3C, %3E)'
             )
         try:
             urlsplit(v).port  # noqa: B018  (raises on a port that is no number or out of range)

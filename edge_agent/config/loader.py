@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from pydantic_settings import SettingsError
 
 from edge_agent.config import environment
-from edge_agent.config.errors import MIN_LITERAL_SECRET, ConfigError, format_errors, key_of
+from edge_agent.config.errors import MIN_LITERAL_SECRET, ConfigError, format_errors, key_of, mask_url
 from edge_agent.config.files import check_files
 from edge_agent.config.settings import ENV_PREFIX, Settings
 from edge_agent.config.source import read_secret, read_toml
@@ -47,14 +47,22 @@ def _read_credentials(data: dict[str, Any]) -> None:
 
 
 def _secrets(data: dict[str, Any]) -> tuple[str, ...]:
-    """Every literal secret the configuration holds, to be masked in any message."""
-    found = []
-    mqtt = data.get("mqtt")
-    if isinstance(mqtt, dict) and isinstance(mqtt.get("password"), str):
-        found.append(mqtt["password"])
-    for name, value in os.environ.items():
-        if name.upper() == environment.PASSWORD_VARIABLE:
-            found.append(value)
+    """Every literal secret the configuration holds (the broker password, the password of the
+    camera and broker URLs, from the file or the environment), to be masked in any message."""
+    found: list[str] = []
+    urls: list[Any] = []
+    environ = {k.upper(): v for k, v in os.environ.items()}
+    for section, key in (("mqtt", "password"), ("mqtt", "url"), ("camera", "source")):
+        sect = data.get(section)
+        value = sect.get(key) if isinstance(sect, dict) else None
+        env = environ.get(f"{ENV_PREFIX}{section.upper()}__{key.upper()}")
+        for v in (value, env):
+            if isinstance(v, str):
+                (found if key == "password" else urls).append(v)
+    for url in urls:
+        if "://" in url and "@" in url:
+            userinfo = url.partition("://")[2].rsplit("@", 1)[0]
+            found.append(userinfo.partition(":")[2] or userinfo)
     return tuple(found)
 
 
@@ -114,7 +122,7 @@ def effective(settings: Settings) -> dict[str, Any]:
     data = settings.model_dump(mode="json")
     if settings.mqtt.password is not None:
         data["mqtt"]["password"] = MASK
-    data["camera"]["source"] = redact(settings.camera.source)
+    data["camera"]["source"] = mask_url(settings.camera.source)
     return data
 
 
