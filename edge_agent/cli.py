@@ -7,8 +7,8 @@ Every error a user can cause ends here as one clear message and an exit status:
 from __future__ import annotations
 
 import argparse
-import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from edge_agent import __version__, config
+from edge_agent.contract import redact
 
 EXIT_CONFIG = 2
 EXIT_SOURCE = 3
@@ -66,7 +67,35 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _say(text: str, stream: Any = None) -> None:
+    """Print `text`; a reader that went away (`| head -1`) only silences the stream."""
+    stream = stream or sys.stdout
+    try:
+        print(text, file=stream, flush=True)
+    except BrokenPipeError:
+        _silence(stream)
+
+
+def _silence(stream: Any) -> None:
+    """Point a stream whose reader is gone at /dev/null, so that exiting does not complain."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except BrokenPipeError:  # argparse's --help or --version into a closed pipe
+        _silence(sys.stdout)
+        _silence(sys.stderr)
+        return 0
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     handlers: dict[str, Callable[[argparse.Namespace], int]] = {
@@ -77,13 +106,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     try:
         return handlers[args.command](args)
-    except config.ConfigError as exc:
-        print(f"edge-agent: bad configuration in {exc.source}:", file=sys.stderr)
-        for line in exc.problems:
-            print(f"  {line}", file=sys.stderr)
+    except config.ConfigError as exc:  # its lines are redacted already
+        lines = [f"edge-agent: bad configuration in {exc.source}:", *(f"  {p}" for p in exc.problems)]
+        _say("\n".join(lines), sys.stderr)
         return EXIT_CONFIG
     except UserError as exc:
-        print(f"edge-agent: {exc}", file=sys.stderr)
+        _say(f"edge-agent: {redact(str(exc))}", sys.stderr)
         return exc.status
     except KeyboardInterrupt:
         return 130
@@ -115,8 +143,7 @@ def _guard(fn: Callable[[], Any]) -> Any:
 def cmd_check_config(args: argparse.Namespace) -> int:
     path = args.file or args.config or config.DEFAULT_CONFIG_PATH
     settings = config.load(path)
-    print(f"# {path}: valid")
-    print(json.dumps(config.effective(settings), indent=2))
+    _say(f"# {path}: valid\n{config.effective_text(settings)}")
     return 0
 
 
