@@ -22,6 +22,7 @@ EXIT_CONFIG = 2
 EXIT_SOURCE = 3
 EXIT_MODEL = 4
 EXIT_STATE = 5
+EXIT_LOST = 6  # a replay whose messages could not all be stored
 
 log = logging.getLogger("edge_agent")
 
@@ -119,10 +120,11 @@ def _main(argv: Sequence[str] | None) -> int:
 
 def _errors() -> dict[type[BaseException], int]:
     """The user-caused error types of the stages, with the exit status each gets."""
+    from edge_agent.delivery.outbox_file import OutboxError
     from edge_agent.detection.detector import ModelError
     from edge_agent.sources import SourceError
 
-    return {SourceError: EXIT_SOURCE, ModelError: EXIT_MODEL}
+    return {SourceError: EXIT_SOURCE, ModelError: EXIT_MODEL, OutboxError: EXIT_STATE}
 
 
 def _guard(fn: Callable[[], Any]) -> Any:
@@ -130,7 +132,8 @@ def _guard(fn: Callable[[], Any]) -> Any:
     try:
         return fn()
     except tuple(errors) as exc:
-        raise UserError(str(exc), errors[type(exc)]) from None
+        status = next(code for kind, code in errors.items() if isinstance(exc, kind))
+        raise UserError(str(exc), status) from None
     except OSError as exc:
         raise UserError(
             f"{exc.strerror or exc}: {exc.filename or ''} (check disk space and permissions)", EXIT_STATE
@@ -190,10 +193,17 @@ def cmd_replay(args: argparse.Namespace) -> int:
     )
     if result.undelivered:
         print(
-            f"warning: {result.undelivered} messages still in the outbox (broker unreachable); "
-            "they are kept and sent by the next run",
+            f"warning: {result.undelivered} messages are stored in the outbox, not yet delivered "
+            "(broker unreachable); the next run sends them",
             file=sys.stderr,
         )
+    if result.lost:
+        print(
+            f"error: {result.lost} messages could not be stored (the state directory's disk is full) "
+            "and are lost; free space in the state directory",
+            file=sys.stderr,
+        )
+        return EXIT_LOST
     return 0
 
 

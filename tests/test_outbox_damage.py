@@ -189,3 +189,36 @@ def test_a_full_disk_gives_up_pictures_for_events_and_counts_what_is_lost(small_
     again = Outbox(small_disk / "outbox.db", 100 * 2**20)
     assert stored_seqs(again) == list(range(1, events + 1))
     again.close()
+
+
+def test_replay_onto_a_full_disk_keeps_every_event_and_says_only_what_is_true(
+    small_disk: Path, tmp_path: Path
+) -> None:
+    """The issue's case: state dir on a 2 MiB tmpfs, broker down, vtest.avi replayed."""
+    import re
+    import sys
+
+    from tests.conftest import shared
+
+    video = shared("pets09_s2l1_vtest/vtest.avi")
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(
+        f'device_id = "pole1"\nstate_dir = "{small_disk}"\n'
+        '[mqtt]\nurl = "mqtt://127.0.0.1:9"\n[outbox]\nflush_interval_s = 0.2\n'
+    )
+    out = tmp_path / "out"
+    args = ["replay", str(video), "--out", str(out), "--config", str(cfg), "--no-progress"]
+    done = subprocess.run(
+        [sys.executable, "-m", "edge_agent", *args, "--drain-timeout", "1"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode in (0, 6), done.stderr
+    written = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
+    box = Outbox(small_disk / "outbox.db", 100 * 2**20)
+    stored = stored_seqs(box)
+    assert [e["seq"] for e in written] == stored, "every event made is stored, in order"
+    claimed = re.search(r"(\d+) messages are stored in the outbox", done.stderr)
+    assert claimed and int(claimed.group(1)) == box.stored, done.stderr
+    box.close()
