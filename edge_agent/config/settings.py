@@ -35,10 +35,10 @@ from edge_agent.config.fields import (
     FilePath,
     Id,
     Labels,
+    OptionalText,
     Password,
     Point,
     Polygon,
-    Text,
     TimeOfDay,
     TopicPrefix,
 )
@@ -330,7 +330,7 @@ class AlarmRule(Section):
 
 class MqttConfig(Section):
     url: BrokerUrl = Field(None, description="mqtt://host:port or mqtts://host:port; empty: publish nothing")
-    username: Text | None = None
+    username: OptionalText = None
     password: Password = None
     ca_file: FilePath | None = Field(None, description="CA certificate for mqtts (default: system CAs)")
     certfile: FilePath | None = Field(None, description="client certificate (optional)")
