@@ -48,16 +48,18 @@ def _path(path: Path) -> Path:
     return path
 
 
-def _topic_prefix(text: str) -> str:
-    if len(text) > 200 or not re.fullmatch(TOPIC_PREFIX_PATTERN, text):
+def _topic_prefix(text: str, lower: bool = False) -> str:
+    if len(text) > 200 or not re.fullmatch(TOPIC_PREFIX_PATTERN, text) or (lower and text != text.lower()):
+        letters = "lower-case letters" if lower else "letters"
         raise ValueError(
-            "must be 1 to 8 MQTT topic levels of letters, digits, _ and - joined by / "
+            f"must be 1 to 8 MQTT topic levels of {letters}, digits, _ and - joined by / "
             "(no +, #, spaces, empty levels or a / at either end)"
         )
     return text
 
 
 TopicPrefix = Annotated[str, AfterValidator(_topic_prefix)]
+LowerTopicPrefix = Annotated[str, AfterValidator(lambda t: _topic_prefix(t, lower=True))]
 TimeOfDay = Annotated[str, AfterValidator(_hhmm)]
 Text = Annotated[str, Field(min_length=1, max_length=1024), AfterValidator(_no_control)]
 # An optional one-line text: empty means unset.
