@@ -184,3 +184,26 @@ def test_a_camera_password_holding_odd_characters_is_never_printed(tmp_path: Pat
         assert "camera.source: a camera URL must" in proc.stderr
     for part in (password, password[:7], password[-7:]):
         assert part not in proc.stdout + proc.stderr
+
+
+def test_every_accepted_camera_url_is_masked_by_the_contracts_redact(tmp_path: Path) -> None:
+    """The agent's own log lines use `contract.redact`: any camera URL the config accepts must
+    be one it can mask."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from edge_agent import config
+    from edge_agent.contract import redact
+
+    rest = "camera rtsp://admin:***@10.0.0.5/stream1 lost"
+
+    @settings(max_examples=200, deadline=None)
+    @given(password=st.text(min_size=4, max_size=20).filter(lambda p: p not in rest))
+    def check(password: str) -> None:
+        try:
+            cam = config.CameraConfig(source=f"rtsp://admin:{password}@10.0.0.5/stream1")
+        except ValueError:
+            return
+        assert password not in redact(f"camera {cam.source} lost"), cam.source
+
+    check()

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, Field, SecretStr
+from pydantic import AfterValidator, BeforeValidator, Field, SecretStr
 
 ID_PATTERN = r"^[a-z0-9_-]{1,64}$"
 # A topic prefix made of levels: no '+', '#', NUL, space or empty level; at most 8 levels.
@@ -48,18 +48,22 @@ def _path(path: Path) -> Path:
     return path
 
 
-def _topic_prefix(text: str) -> str:
-    if len(text) > 200 or not re.fullmatch(TOPIC_PREFIX_PATTERN, text):
+def _topic_prefix(text: str, lower: bool = False) -> str:
+    if len(text) > 200 or not re.fullmatch(TOPIC_PREFIX_PATTERN, text) or (lower and text != text.lower()):
+        letters = "lower-case letters" if lower else "letters"
         raise ValueError(
-            "must be 1 to 8 MQTT topic levels of letters, digits, _ and - joined by / "
+            f"must be 1 to 8 MQTT topic levels of {letters}, digits, _ and - joined by / "
             "(no +, #, spaces, empty levels or a / at either end)"
         )
     return text
 
 
 TopicPrefix = Annotated[str, AfterValidator(_topic_prefix)]
+LowerTopicPrefix = Annotated[str, AfterValidator(lambda t: _topic_prefix(t, lower=True))]
 TimeOfDay = Annotated[str, AfterValidator(_hhmm)]
 Text = Annotated[str, Field(min_length=1, max_length=1024), AfterValidator(_no_control)]
+# An optional one-line text: empty means unset.
+OptionalText = Annotated[Text | None, BeforeValidator(lambda v: None if v == "" else v)]
 FilePath = Annotated[Path, AfterValidator(_path)]
 
 
@@ -71,15 +75,20 @@ def _camera_source(v: str) -> str:
         raise ValueError("a USB camera is usb:N with N its number (usb:0 is the first)")
     if "://" in v:
         scheme = v.split("://", 1)[0].lower()
-        if scheme not in CAMERA_SCHEMES or re.search(r"[\s\"<>]", v):
+        # Whitespace and quotes must be percent-encoded; refusing them also lets
+        # `contract.redact` find the password of every camera URL in any log line.
+        if scheme not in CAMERA_SCHEMES or re.search(r"[\s\"'<>]", v):
             raise ValueError(
                 f"a camera URL must start with {', '.join(s + '://' for s in CAMERA_SCHEMES)} and "
-                'hold no spaces, " < or > (write them in a password as %20, %22, %3C, %3E)'
+                "hold no spaces, quotes, < or > (in a password write them as %20, %22, %27, %3C, %3E)"
             )
         try:
             urlsplit(v).port  # noqa: B018  (raises on a port that is no number or out of range)
         except ValueError:
-            raise ValueError("the camera URL's port must be a number from 1 to 65535") from None
+            raise ValueError(
+                "the camera URL's port is not a number from 1 to 65535 (in a password write # ? / @ "
+                "as %23 %3F %2F %40)"
+            ) from None
     return v
 
 

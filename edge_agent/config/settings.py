@@ -35,10 +35,11 @@ from edge_agent.config.fields import (
     FilePath,
     Id,
     Labels,
+    LowerTopicPrefix,
+    OptionalText,
     Password,
     Point,
     Polygon,
-    Text,
     TimeOfDay,
     TopicPrefix,
 )
@@ -330,12 +331,12 @@ class AlarmRule(Section):
 
 class MqttConfig(Section):
     url: BrokerUrl = Field(None, description="mqtt://host:port or mqtts://host:port; empty: publish nothing")
-    username: Text | None = None
+    username: OptionalText = None
     password: Password = None
     ca_file: FilePath | None = Field(None, description="CA certificate for mqtts (default: system CAs)")
     certfile: FilePath | None = Field(None, description="client certificate (optional)")
     keyfile: FilePath | None = Field(None, description="client key (optional)")
-    prefix: str = Field("edge", pattern=r"^[a-z0-9_-]{1,64}(/[a-z0-9_-]{1,64}){0,7}$", max_length=200)
+    prefix: LowerTopicPrefix = "edge"
     keepalive_s: int = Field(30, ge=5, le=3600)
     will_delay_s: int = Field(30, ge=0, le=3600, description="broker waits this long before 'offline'")
     reconnect_min_s: float = Field(1.0, ge=0.1, le=3600)
