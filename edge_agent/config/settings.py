@@ -75,8 +75,10 @@ class CameraConfig(Section):
     width: int = Field(1280, ge=64, le=4096, description="main stream width (picamera2, USB)")
     height: int = Field(720, ge=64, le=4096, description="main stream height (picamera2, USB)")
     fps: float = Field(10.0, ge=0.1, le=120, description="frames per second asked of the camera")
-    reopen_min_s: float = Field(1.0, ge=0.01, le=60, description="first wait before reopening a dead camera")
-    reopen_max_s: float = Field(60.0, ge=0.01, le=600, description="longest wait between reopen attempts")
+    reopen_min_s: float = Field(1.0, ge=0.01, le=15, description="first wait before reopening a dead camera")
+    reopen_max_s: float = Field(
+        10.0, ge=0.01, le=15, description="longest wait between reopen attempts (a camera back is found soon)"
+    )
     read_timeout_s: float = Field(10.0, ge=0.5, le=600, description="no frame for this long = camera gone")
 
     @field_validator("reopen_max_s")

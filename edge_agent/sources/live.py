@@ -29,7 +29,7 @@ from edge_agent.sources.base import Frame, Source, SourceError, SourceStats
 log = logging.getLogger(__name__)
 
 IDLE_TICK_S = 1.0  # how often on_idle runs while no frame comes
-MAX_BACKOFF_S = 15.0  # a camera that comes back is found within this long
+MAX_BACKOFF_S = 15.0  # a camera that comes back is found within this long (config caps it too)
 
 
 class Grabber(Protocol):
