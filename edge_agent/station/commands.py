@@ -147,6 +147,7 @@ def case(engine: Engine, args: argparse.Namespace, actor: str) -> int:
 
 def export(engine: Engine, settings: StationSettings, args: argparse.Namespace, actor: str) -> int:
     from edge_agent.station.cases import CaseError
+    from edge_agent.station.evidence.bag import OutputFolderError
     from edge_agent.station.export import ExportError, export_case
     from edge_agent.station.pictures import PictureStore
 
@@ -162,6 +163,8 @@ def export(engine: Engine, settings: StationSettings, args: argparse.Namespace, 
         )
     except (CaseError, ExportError) as exc:
         raise UserError(str(exc), EXIT_CASE) from None
+    except OutputFolderError as exc:
+        raise UserError(str(exc), EXIT_CONFIG) from None
     except FileExistsError as exc:
         raise UserError(
             f"{exc.filename or args.out} exists: choose a new --out folder", EXIT_CONFIG

@@ -104,13 +104,15 @@ class Retention:
         return out
 
     def events_before(self, cutoff_us: int, limit: int = CHUNK) -> Deleted:
-        """Delete the oldest events (not held) that started before `cutoff_us`, with their pictures."""
+        """Delete the oldest events (not held) received before `cutoff_us`, with their pictures.
+
+        Age is the station's receive time: a pole's clock may be wrong, the station's is not."""
         out = Deleted()
         with self.engine.begin() as conn:
             rows = conn.execute(
                 select(events.c.id, events.c.device, events.c.event_id)
-                .where(and_(events.c.start_us < cutoff_us, ~_held()))
-                .order_by(events.c.start_us)
+                .where(and_(events.c.first_received_us < cutoff_us, ~_held()))
+                .order_by(events.c.first_received_us)
                 .limit(limit)
             ).all()
             if not rows:

@@ -78,6 +78,7 @@ events = Table(
     Index("ix_events_device_label_start", "device", "label", "start_us", "id"),
     Index("ix_events_label_start", "label", "start_us", "id"),
     Index("ix_events_thumb_status", "thumb_status", "last_received_us"),
+    Index("ix_events_received", "first_received_us"),
 )
 
 # Every picture ever received, by content.

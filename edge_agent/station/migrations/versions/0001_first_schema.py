@@ -154,6 +154,7 @@ def upgrade() -> None:
         batch_op.create_index("ix_events_label_start", ["label", "start_us", "id"], unique=False)
         batch_op.create_index("ix_events_start", ["start_us", "id"], unique=False)
         batch_op.create_index("ix_events_thumb_status", ["thumb_status", "last_received_us"], unique=False)
+        batch_op.create_index("ix_events_received", ["first_received_us"], unique=False)
 
     op.create_table(
         "pictures",
@@ -257,6 +258,7 @@ def downgrade() -> None:
     op.drop_table("pictures")
     with op.batch_alter_table("events", schema=None) as batch_op:
         batch_op.drop_index("ix_events_thumb_status")
+        batch_op.drop_index("ix_events_received")
         batch_op.drop_index("ix_events_start")
         batch_op.drop_index("ix_events_label_start")
         batch_op.drop_index("ix_events_device_start")
