@@ -11,7 +11,7 @@ import pytest
 if TYPE_CHECKING:
     from tests.station.postgres import Postgres
 
-pytest_plugins = ["tests.station.postgres"]
+pytest_plugins = ["tests.station.postgres", "tests.station.shipped_broker"]
 
 _names = itertools.count(1)
 

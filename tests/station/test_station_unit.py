@@ -32,7 +32,10 @@ def test_verify_prints_nothing(unit: Path) -> None:
 
 def test_exposure_score_at_most_2(unit: Path) -> None:
     proc = subprocess.run(
-        ["systemd-analyze", "security", "--offline=yes", str(unit)], capture_output=True, text=True, timeout=60
+        ["systemd-analyze", "security", "--offline=yes", str(unit)],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     match = re.search(r"Overall exposure level for edge-station.service: ([0-9.]+)", proc.stdout)
     assert match, proc.stdout + proc.stderr
