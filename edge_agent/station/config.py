@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from edge_agent.contract import redact
+
 DEFAULT_CONFIG_PATH = Path("/etc/edge-station/station.toml")
 ENV_PREFIX = "EDGE_STATION_"
 Id = Annotated[str, Field(pattern=r"^[a-z0-9_-]{1,64}$")]
@@ -146,7 +148,7 @@ def format_errors(err: ValidationError) -> list[str]:
         shown = (
             ""
             if isinstance(given, dict | list) or given is None or "password" in key
-            else f" (got {given!r})"
+            else f" (got {redact(repr(given))})"
         )
         lines.append(f"{key}: {e['msg'].removeprefix('Value error, ')}{shown}")
     return lines
