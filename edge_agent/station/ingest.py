@@ -163,11 +163,14 @@ class Ingest:
         payload = bytes(msg.payload)
         record = classify(item.broker.prefix, msg.topic, payload, self.settings.ingest.max_payload_bytes)
         if isinstance(record, PictureRecord):
-            self.pictures.put(record.data)
+            self.pictures.put(record.data, sync=False)
         return Received(item.broker.name, item.received_us, record)
 
     def _store(self, batch: list[Incoming]) -> None:
-        result = self.archive.store([self._received(i) for i in batch])
+        received = [self._received(i) for i in batch]
+        if any(isinstance(r.record, PictureRecord) for r in received):
+            self.pictures.sync()  # the pictures are on disk before any row names them
+        result = self.archive.store(received)
         self._ack(batch)
         self._count(result)
 
