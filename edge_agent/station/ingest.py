@@ -19,7 +19,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from edge_agent.contract import Topics, redact
 from edge_agent.station.archive import Archive, BatchResult, Received
@@ -150,7 +150,7 @@ class Ingest:
                 try:
                     self._store(batch)
                     break
-                except (OSError, DBAPIError) as exc:  # disk full, database away: keep, retry, never ack
+                except (OSError, OperationalError, InterfaceError) as exc:  # disk full, database away: retry
                     log.error("cannot store %d messages (will retry): %s", len(batch), redact(str(exc)))
                     time.sleep(1.0)
                 except Exception:
