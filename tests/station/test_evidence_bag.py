@@ -319,3 +319,11 @@ def _rehash(bag: Path, *, keep_oxum: bool = False) -> None:
     (bag / "tagmanifest-sha256.txt").write_text(
         "".join(f"{hashlib.sha256((bag / t).read_bytes()).hexdigest()}  {t}\n" for t in tags)
     )
+
+
+def test_odd_file_names_are_shown_escaped(bag: Path) -> None:
+    (bag / "data" / "new\nline.jpg").write_bytes(b"x")
+    os.close(os.open(os.fsencode(bag / "data") + b"/\xff.jpg", os.O_CREAT | os.O_WRONLY, 0o644))
+    report = verify_bag(bag)
+    assert sorted(report.added) == ["data/\\xff.jpg", "data/new\\nline.jpg"]
+    assert all("\n" not in m for m in report.messages)
