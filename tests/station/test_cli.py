@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import sqlite3
 import subprocess
@@ -17,12 +19,13 @@ from edge_agent.station.pictures import PictureStore
 from tests.station.factory import event, jpeg, thumbnail
 
 
-def station(*args: str | Path) -> subprocess.CompletedProcess[str]:
+def station(*args: str | Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "edge_agent", "station", *map(str, args)],
         capture_output=True,
         text=True,
         timeout=120,
+        env={**os.environ, **(env or {})},
     )
 
 
@@ -129,10 +132,21 @@ def test_search_case_export_verify_audit_from_the_command_line(tmp_path: Path) -
     assert intact.returncode == 0 and "intact" in intact.stdout
     listing = station("audit", "--config", cfg).stdout
     assert "search" in listing and "export" in listing and "case-open" in listing
-    with sqlite3.connect(tmp_path / "state" / "station.db") as db:
+    copy_db = tmp_path / "copy.db"
+    shutil.copy(tmp_path / "state" / "station.db", copy_db)
+    with sqlite3.connect(copy_db) as db:
         db.execute("DELETE FROM audit WHERE id = 2")
-    tampered = station("audit", "--verify", "--config", cfg)
+    env = {"EDGE_STATION_DATABASE__URL": f"sqlite:///{copy_db}"}
+    tampered = station("audit", "--verify", "--config", cfg, env=env)
     assert tampered.returncode == 1 and "problems" in tampered.stdout
+
+    anchor = json.loads((out / "data" / "case.json").read_text())["audit_anchor"]
+    with sqlite3.connect(tmp_path / "state" / "station.db") as db:
+        db.execute("DELETE FROM audit WHERE id >= ?", (anchor["id"],))  # the newest rows, cleanly cut
+    cut = station("audit", "--verify", "--config", cfg)
+    assert cut.returncode == 0  # a clean cut at the end shows only against an anchor kept elsewhere
+    anchored = station("audit", "--verify", "--anchor", f"{anchor['id']}:{anchor['hash']}", "--config", cfg)
+    assert anchored.returncode == 1 and "problems" in anchored.stdout
 
 
 def test_add_pole_creates_a_password_and_prints_the_boot_lines(tmp_path: Path) -> None:
