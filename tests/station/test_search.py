@@ -124,7 +124,7 @@ def test_bad_search_parameters_get_one_clear_message(
     assert r.status_code == 400 and needle in r.json()["error"]
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     params=st.dictionaries(
         st.sampled_from(["device", "label", "from", "to", "limit", "cursor", "min_score"]),
