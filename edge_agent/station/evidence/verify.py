@@ -69,7 +69,9 @@ def verify_bag(path: Path, public_key_pem: bytes | None = None) -> BagReport:
     try:
         _verify(Path(path), trusted, report)
     except Exception as error:  # a last resort: the checks above are meant to leave nothing here
-        report.messages.append(f"the bag could not be checked to the end ({type(error).__name__}: {error})")
+        report.messages.append(
+            f"the bag could not be checked to the end ({type(error).__name__}: {_sentence(error)})"
+        )
     report.ok = not (report.messages or report.altered or report.added or report.removed)
     report.ok = report.ok and report.signature_ok and report.key_matches is not False
     return report
@@ -322,4 +324,9 @@ def _reference_check(root: Path, report: BagReport) -> None:
     try:
         bagit.Bag(str(root)).validate(processes=1)
     except Exception as error:
-        report.messages.append(f"the BagIt library rejects the bag: {error}")
+        report.messages.append(f"the BagIt library rejects the bag: {_sentence(error)}")
+
+
+def _sentence(error: BaseException) -> str:
+    """An error's text on one line, odd characters escaped (it may quote a hostile file name)."""
+    return layout.display(" ".join(str(error).split()))
