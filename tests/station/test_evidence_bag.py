@@ -215,6 +215,16 @@ def test_case_fields_must_be_text(tmp_path: Path, key) -> None:
     assert not (tmp_path / "bag").exists()
 
 
+def test_a_removed_manifest_is_named_once(bag: Path) -> None:
+    (bag / "manifest-sha256.txt").unlink()
+    report = verify_bag(bag)
+    assert report.removed == ["manifest-sha256.txt"] and report.added == []
+    assert report.messages == [
+        "manifest-sha256.txt was removed after export",
+        "the files under data/ cannot be checked without manifest-sha256.txt",
+    ]
+
+
 def test_a_missing_or_wrong_signature_is_named(bag: Path) -> None:
     (bag / "tagmanifest-sha256.txt.sig").unlink()
     report = verify_bag(bag)

@@ -114,9 +114,13 @@ def _verify(root: Path, trusted: Ed25519PublicKey | None, report: BagReport) -> 
     for name in _NOT_SIGNED:
         on_disk_tags.pop(name, None)
     on_disk_payload = {p: k for p, k in found.items() if p.startswith(f"{layout.PAYLOAD_DIR}/")}
-    if tag_bytes is not None:  # else every tag file would show as added
+    # Without a manifest every file it should cover would show as added: say it once instead.
+    if tag_bytes is not None:
         _compare(root, tag_entries, on_disk_tags, report)
-    _compare(root, payload_entries, on_disk_payload, report)
+    if manifest_bytes is not None:
+        _compare(root, payload_entries, on_disk_payload, report)
+    else:
+        report.messages.append(f"the files under data/ cannot be checked without {layout.MANIFEST}")
 
     report.info = _parse_info(_read_tag(root, found, layout.BAG_INFO, report, unlisted=False))
     _check_oxum(root, report, on_disk_payload)
