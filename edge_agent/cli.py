@@ -63,9 +63,24 @@ def _parser() -> argparse.ArgumentParser:
     chk.add_argument("file", type=Path, nargs="?", default=None)
     chk.add_argument("--config", type=Path, default=None, help=argparse.SUPPRESS)
 
+    sub.add_parser("station", help="the ward station: `edge-agent station --help` (the station extra)")
     demo = sub.add_parser("demo", help="replay the bundled clip through a local mosquitto, printing events")
     demo.add_argument("--out", type=Path, default=Path("demo-output"))
     return p
+
+
+def _station(argv: Sequence[str]) -> int:
+    """`edge-agent station ...`: the ward station's own CLI, imported only when asked for."""
+    try:
+        from edge_agent.station.cli import main as station_main
+    except ImportError as exc:
+        print(
+            f"edge-agent: the ward station is not installed ({exc.name} is missing): "
+            "pip install 'edge-agent[station]'",
+            file=sys.stderr,
+        )
+        return EXIT_CONFIG
+    return station_main(argv)
 
 
 def _say(text: str, stream: Any = None) -> None:
@@ -97,6 +112,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: Sequence[str] | None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["station"]:
+        return _station(argv[1:])
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     handlers: dict[str, Callable[[argparse.Namespace], int]] = {

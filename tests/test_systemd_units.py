@@ -16,6 +16,7 @@ UNITS = sorted((REPO / "systemd").glob("*.service"))
 STAND_INS = {
     "/opt/edge-agent/venv/bin/edge-agent": "/usr/bin/true",
     "/opt/edge-agent/deploy/provision.sh": "/usr/bin/true",
+    "/opt/edge-station/venv/bin/edge-agent": "/usr/bin/true",
 }
 
 
@@ -37,7 +38,11 @@ def unit_dir(tmp_path: Path) -> Path:
 
 
 def test_units_exist() -> None:
-    assert {u.name for u in UNITS} == {"edge-agent.service", "edge-agent-provision.service"}
+    assert {u.name for u in UNITS} == {
+        "edge-agent.service",
+        "edge-agent-provision.service",
+        "edge-station.service",
+    }
 
 
 def test_verify_prints_nothing(unit_dir: Path) -> None:
