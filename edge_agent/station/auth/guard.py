@@ -127,7 +127,7 @@ class Guard:
                     403,
                 )(scope, receive, send)
                 return
-            receive = _replay(body)
+            receive = _replay(body, receive)
         headers = [(k, v) for k, v in scope["headers"] if k != b"x-station-user"]
         if user is not None:
             headers.append((b"x-station-user", user.name.encode()))
@@ -150,17 +150,18 @@ async def _read_body(receive: Receive) -> bytes | None:
             return b"".join(chunks)
 
 
-def _replay(body: bytes) -> Receive:
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """The body read for the CSRF check, once; then the connection's own messages (a disconnect)."""
     sent = False
 
-    async def receive() -> Message:
+    async def replay() -> Message:
         nonlocal sent
         if sent:
-            return {"type": "http.disconnect"}
+            return await receive()
         sent = True
         return {"type": "http.request", "body": body, "more_body": False}
 
-    return receive
+    return replay
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

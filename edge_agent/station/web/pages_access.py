@@ -34,7 +34,7 @@ def routes(ctx: Ctx) -> list[Route]:
         response = ctx.render(
             request, "login.html", status, error=error, next=_local(request.query_params.get("next"))
         )
-        response.set_cookie(PRE_COOKIE, token, httponly=True, secure=secure, samesite="strict", path="/login")
+        response.set_cookie(PRE_COOKIE, token, httponly=True, secure=secure, samesite="strict")
         return response
 
     async def login_page(request: Request) -> Response:
@@ -58,7 +58,7 @@ def routes(ctx: Ctx) -> list[Route]:
             )
             return login_form(request, msg, 429)
         if result.user is None:
-            return login_form(request, ctx.t(request, "Wrong name or password."), 401)
+            return login_form(request, ctx.t(request, "Wrong name or password."))
         token = await run_in_threadpool(sessions.create, ctx.engine, result.user, ctx.web.session_hours)
         target = _local(str(form.get("next", ""))) or HOME[result.user.role]
         response = RedirectResponse(target, 303)
@@ -70,7 +70,7 @@ def routes(ctx: Ctx) -> list[Route]:
             secure=secure,
             samesite="lax",
         )
-        response.delete_cookie(PRE_COOKIE, path="/login")
+        response.delete_cookie(PRE_COOKIE)
         return response
 
     async def logout(request: Request) -> Response:

@@ -121,7 +121,7 @@ def routes(ctx: Ctx) -> list[Route]:
             e=detail,
             messages=messages,
             snapshot=snap,
-            path=points,
+            track=points,
             box=box,
             cases=cases,
             added=request.query_params.get("added"),
