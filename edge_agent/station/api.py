@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -156,9 +157,9 @@ def create_app(engine: Engine, store: PictureStore, stale_after_s: float = 180.0
                 refs = [tuple(str(r).split("/", 1)) for r in body["events"]]
                 if any(len(r) != 2 for r in refs):
                     return _error("events are named device/event-id")
-                add_events(engine, name, refs, _actor(request))  # type: ignore[arg-type]
+                await run_in_threadpool(add_events, engine, name, refs, _actor(request))  # type: ignore[arg-type]
             if "held" in body:
-                set_hold(engine, name, bool(body["held"]), _actor(request))
+                await run_in_threadpool(set_hold, engine, name, bool(body["held"]), _actor(request))
         except CaseError as exc:
             return _error(str(exc), 404 if "no case" in str(exc) else 400)
         return JSONResponse({"ok": True})

@@ -1,30 +1,27 @@
 """Store classified messages in one transaction: rows, dedupe, seq gaps, thumbnail checks.
 
-The caller has already written every picture file durably (`PictureStore.put`); after `store()`
-returns, the whole batch is committed and may be acknowledged to the broker.
+The caller has already written every picture file durably (`PictureStore.put` + `sync`); after
+`store()` returns, the whole batch is committed and may be acknowledged to the broker. One writer
+(the ingest thread) owns the fleet rows, so it keeps what it knows of them in memory, updated
+only once a batch has committed.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, insert, select, update
+from sqlalchemy import Connection, Engine
 
 from edge_agent.contract import Event
-from edge_agent.station.db.ops import bump, insert_ignore
-from edge_agent.station.db.schema import (
-    cameras,
-    device_messages,
-    devices,
-    event_messages,
-    events,
-    picture_uses,
-    pictures,
-    rejects,
-)
+from edge_agent.station.db.ops import bump
+from edge_agent.station.db.statements import build
 from edge_agent.station.gaps import record_seq
 from edge_agent.station.inbox import DeviceRecord, EventRecord, PictureRecord, Record, Reject
+from edge_agent.station.thumbcheck import flag_thumbnails
 
 HEAD_BYTES = 512
 
@@ -44,10 +41,18 @@ class BatchResult:
     counts: Counter[str] = field(default_factory=Counter)
 
 
-def us(t: object) -> int:
-    from datetime import datetime
+@dataclass
+class _Pending:
+    """What this batch learnt about the fleet, kept only if it commits."""
 
-    assert isinstance(t, datetime)
+    devices: set[str] = field(default_factory=set)
+    cameras: set[tuple[str, str]] = field(default_factory=set)
+    max_seq: dict[str, int] = field(default_factory=dict)
+    device_event: dict[str, int] = field(default_factory=dict)
+    camera_event: dict[tuple[str, str], int] = field(default_factory=dict)
+
+
+def us(t: datetime) -> int:
     return int(t.timestamp() * 1_000_000)
 
 
@@ -62,161 +67,176 @@ def _merge_tags(old: str, new: list[str]) -> str:
 class Archive:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.sql = build(engine.dialect.name)
+        self._devices: set[str] = set()
+        self._cameras: set[tuple[str, str]] = set()
+        self._max_seq: dict[str, int | None] = {}
 
     def store(self, batch: list[Received]) -> BatchResult:
-        result = BatchResult()
+        result, pending = BatchResult(), _Pending()
         with self.engine.begin() as conn:
             for item in batch:
-                self._one(conn, item, result)
+                self._one(conn, item, result, pending)
+            self._flush(conn, pending)
             bump(conn, result.counts)
+        self._devices |= pending.devices
+        self._cameras |= pending.cameras
+        self._max_seq.update(pending.max_seq)
         return result
 
-    def _one(self, conn: Connection, item: Received, result: BatchResult) -> None:
+    def flag_thumbnails(self, older_than_us: int) -> int:
+        return flag_thumbnails(self.engine, older_than_us)
+
+    def _one(self, conn: Connection, item: Received, result: BatchResult, p: _Pending) -> None:
         rec = item.record
         if isinstance(rec, Reject):
-            self._reject(conn, item, rec)
+            conn.execute(
+                self.sql.insert_reject,
+                {
+                    "received_us": item.received_us,
+                    "broker": item.broker,
+                    "topic": rec.topic[:1024],
+                    "reason": rec.reason[:1024],
+                    "size": len(rec.payload),
+                    "sha256": hashlib.sha256(rec.payload).hexdigest(),
+                    "head": rec.payload[:HEAD_BYTES],
+                },
+            )
             result.rejected += 1
             result.counts[f"rejected: {rec.reason.split(':')[0]}"] += 1
             return
-        self._touch_device(conn, rec.device, item)
+        self._device(conn, rec.device, item, p)
         if isinstance(rec, EventRecord):
-            new = self._event(conn, item, rec)
+            new = self._event(conn, item, rec, p)
         elif isinstance(rec, PictureRecord):
-            new = self._picture(conn, item, rec)
+            new = self._picture(conn, item, rec, p)
         else:
-            new = self._device_message(conn, item, rec)
+            new = self._device_message(conn, item, rec, p)
+        key = "stored" if new else "duplicates"
+        result.counts[key] += 1
         if new:
             result.stored += 1
-            result.counts["stored"] += 1
         else:
             result.duplicates += 1
-            result.counts["duplicates"] += 1
 
-    # -- rejects -----------------------------------------------------------------------------
+    # -- the fleet ---------------------------------------------------------------------------
 
-    def _reject(self, conn: Connection, item: Received, rec: Reject) -> None:
-        import hashlib
-
-        conn.execute(
-            insert(rejects).values(
-                received_us=item.received_us,
-                broker=item.broker,
-                topic=rec.topic[:1024],
-                reason=rec.reason[:1024],
-                size=len(rec.payload),
-                sha256=hashlib.sha256(rec.payload).hexdigest(),
-                head=rec.payload[:HEAD_BYTES],
+    def _device(self, conn: Connection, device: str, item: Received, p: _Pending) -> None:
+        if device not in self._devices and device not in p.devices:
+            conn.execute(
+                self.sql.new_device,
+                {"device": device, "broker": item.broker, "first_seen_us": item.received_us},
             )
-        )
+            p.devices.add(device)
 
-    # -- devices -----------------------------------------------------------------------------
+    def _camera(self, conn: Connection, device: str, camera: str, p: _Pending) -> None:
+        key = (device, camera)
+        if key not in self._cameras and key not in p.cameras:
+            conn.execute(self.sql.new_camera, {"device": device, "camera": camera})
+            p.cameras.add(key)
 
-    def _touch_device(self, conn: Connection, device: str, item: Received) -> None:
-        insert_ignore(
-            conn, devices, {"device": device, "broker": item.broker, "first_seen_us": item.received_us}
-        )
+    def _flush(self, conn: Connection, p: _Pending) -> None:
+        for device, top in p.max_seq.items():
+            values: dict[str, Any] = {"k_device": device, "max_seq": top}
+            if device in p.device_event:
+                values["last_event_us"] = p.device_event.pop(device)
+            conn.execute(self.sql.device_seen, values)
+        for device, at in p.device_event.items():
+            conn.execute(self.sql.device_seen, {"k_device": device, "last_event_us": at})
+        for (device, camera), at in p.camera_event.items():
+            conn.execute(
+                self.sql.camera_update, {"k_device": device, "k_camera": camera, "last_event_us": at}
+            )
 
-    def _touch_camera(self, conn: Connection, device: str, camera: str) -> None:
-        insert_ignore(conn, cameras, {"device": device, "camera": camera})
-
-    def _device_message(self, conn: Connection, item: Received, rec: DeviceRecord) -> bool:
-        if (
-            rec.dedupe is not None
-            and conn.execute(
-                select(device_messages.c.id).where(device_messages.c.dedupe == rec.dedupe)
-            ).first()
-        ):
+    def _device_message(self, conn: Connection, item: Received, rec: DeviceRecord, p: _Pending) -> bool:
+        if rec.dedupe is not None and conn.execute(self.sql.dedupe_seen, {"k_dedupe": rec.dedupe}).first():
             return False
         if rec.kind != "motion":
             conn.execute(
-                insert(device_messages).values(
-                    device=rec.device,
-                    camera=rec.camera,
-                    kind=rec.kind,
-                    received_us=item.received_us,
-                    broker=item.broker,
-                    dedupe=rec.dedupe,
-                    raw=rec.raw,
-                )
+                self.sql.insert_device_message,
+                {
+                    "device": rec.device,
+                    "camera": rec.camera,
+                    "kind": rec.kind,
+                    "received_us": item.received_us,
+                    "broker": item.broker,
+                    "dedupe": rec.dedupe,
+                    "raw": rec.raw,
+                },
             )
-        dev = devices.c.device == rec.device
         if rec.kind == "status":
+            from sqlalchemy import select
+
+            from edge_agent.station.db.schema import devices
+
             status = rec.raw.decode()
-            old = conn.execute(select(devices.c.status).where(dev)).scalar()
+            old = conn.execute(select(devices.c.status).where(devices.c.device == rec.device)).scalar()
             if old != status:
-                conn.execute(update(devices).where(dev).values(status=status, status_us=item.received_us))
+                conn.execute(
+                    self.sql.device_seen,
+                    {"k_device": rec.device, "status": status, "status_us": item.received_us},
+                )
         elif rec.kind == "stats":
-            conn.execute(update(devices).where(dev).values(stats=rec.raw, stats_us=item.received_us))
+            conn.execute(
+                self.sql.device_seen, {"k_device": rec.device, "stats": rec.raw, "stats_us": item.received_us}
+            )
         elif rec.kind in ("health", "motion"):
-            self._touch_camera(conn, rec.device, rec.camera)
-            cam = and_(cameras.c.device == rec.device, cameras.c.camera == rec.camera)
-            values = (
+            self._camera(conn, rec.device, rec.camera, p)
+            values: dict[str, Any] = (
                 {"health": rec.raw, "health_us": item.received_us}
                 if rec.kind == "health"
                 else {"motion": rec.raw.decode()}
             )
-            conn.execute(update(cameras).where(cam).values(**values))
+            conn.execute(self.sql.camera_update, {"k_device": rec.device, "k_camera": rec.camera, **values})
         return True
 
     # -- pictures ----------------------------------------------------------------------------
 
-    def _picture(self, conn: Connection, item: Received, rec: PictureRecord) -> bool:
-        if not insert_ignore(
-            conn,
-            pictures,
+    def _picture(self, conn: Connection, item: Received, rec: PictureRecord, p: _Pending) -> bool:
+        conn.execute(
+            self.sql.new_picture,
             {
                 "sha256": rec.sha256,
                 "size": len(rec.data),
                 "first_received_us": item.received_us,
                 "last_used_us": item.received_us,
             },
-        ):
+        ).first()
+        new = (
             conn.execute(
-                update(pictures).where(pictures.c.sha256 == rec.sha256).values(last_used_us=item.received_us)
-            )
-        new = insert_ignore(
-            conn,
-            picture_uses,
-            {
-                "kind": rec.kind,
-                "device": rec.device,
-                "camera": rec.camera,
-                "event_id": rec.event_id,
-                "sha256": rec.sha256,
-                "received_us": item.received_us,
-                "broker": item.broker,
-            },
+                self.sql.new_picture_use,
+                {
+                    "kind": rec.kind,
+                    "device": rec.device,
+                    "camera": rec.camera,
+                    "event_id": rec.event_id,
+                    "sha256": rec.sha256,
+                    "received_us": item.received_us,
+                    "broker": item.broker,
+                },
+            ).first()
+            is not None
         )
-        self._touch_camera(conn, rec.device, rec.camera)
+        self._camera(conn, rec.device, rec.camera, p)
         if rec.kind == "snapshot":
             conn.execute(
-                update(cameras)
-                .where(and_(cameras.c.device == rec.device, cameras.c.camera == rec.camera))
-                .values(snapshot_sha256=rec.sha256)
+                self.sql.camera_update,
+                {"k_device": rec.device, "k_camera": rec.camera, "snapshot_sha256": rec.sha256},
             )
         else:
             conn.execute(
-                update(events)
-                .where(
-                    and_(
-                        events.c.device == rec.device,
-                        events.c.event_id == rec.event_id,
-                        events.c.thumb_sha256 == rec.sha256,
-                    )
-                )
-                .values(thumb_status="ok")
+                self.sql.thumb_ok, {"k_device": rec.device, "k_event": rec.event_id, "k_sha": rec.sha256}
             )
         return new
 
     # -- events ------------------------------------------------------------------------------
 
-    def _event(self, conn: Connection, item: Received, rec: EventRecord) -> bool:
+    def _event(self, conn: Connection, item: Received, rec: EventRecord, p: _Pending) -> bool:
         e = rec.event
         thumb = e.thumbnail.sha256 if e.thumbnail else None
         pole = e.end if e.type == "end" and e.end is not None else e.start
-        if not insert_ignore(
-            conn,
-            event_messages,
+        row = conn.execute(
+            self.sql.new_event_message,
             {
                 "device": e.device,
                 "camera": e.camera,
@@ -230,18 +250,16 @@ class Archive:
                 "clock_synced": e.clock.synced,
                 "raw": rec.raw,
             },
-        ):
+        ).first()
+        if row is None:
             return False
-        record_seq(conn, e.device, e.seq, item.received_us)
-        self._touch_camera(conn, e.device, e.camera)
-        conn.execute(
-            update(cameras)
-            .where(and_(cameras.c.device == e.device, cameras.c.camera == e.camera))
-            .values(last_event_us=item.received_us)
-        )
-        conn.execute(
-            update(devices).where(devices.c.device == e.device).values(last_event_us=item.received_us)
-        )
+        top = p.max_seq.get(e.device, self._max_seq.get(e.device))
+        if e.device not in p.max_seq and e.device not in self._max_seq:
+            top = conn.execute(self.sql.max_seq, {"k_device": e.device}).scalar()
+        p.max_seq[e.device] = record_seq(conn, e.device, e.seq, top, item.received_us)
+        self._camera(conn, e.device, e.camera, p)
+        p.device_event[e.device] = item.received_us
+        p.camera_event[(e.device, e.camera)] = item.received_us
         self._event_row(conn, item, e, thumb)
         return True
 
@@ -249,97 +267,56 @@ class Archive:
         if thumb is None:
             return "none"
         have = conn.execute(
-            select(picture_uses.c.id).where(
-                and_(
-                    picture_uses.c.kind == "thumbnail",
-                    picture_uses.c.device == e.device,
-                    picture_uses.c.event_id == e.id,
-                    picture_uses.c.sha256 == thumb,
-                )
-            )
+            self.sql.thumb_present, {"k_device": e.device, "k_event": e.id, "k_sha": thumb}
         ).first()
         return "ok" if have else "pending"
 
     def _event_row(self, conn: Connection, item: Received, e: Event, thumb: str | None) -> None:
-        key = and_(events.c.device == e.device, events.c.event_id == e.id)
-        row = conn.execute(select(events).where(key)).first()
+        row = conn.execute(self.sql.event_by_key, {"k_device": e.device, "k_event": e.id}).first()
         lines = [c.line for c in e.crossings]
         score = max(e.score, e.top_score or 0.0)
         if row is None:
             conn.execute(
-                insert(events).values(
-                    device=e.device,
-                    camera=e.camera,
-                    event_id=e.id,
-                    label=e.label,
-                    start_us=us(e.start),
-                    end_us=us(e.end) if e.end else None,
-                    last_type=e.type,
-                    last_seq=e.seq,
-                    score=score,
-                    stationary=e.stationary,
-                    zones=_tags(e.zones),
-                    lines=_tags(lines),
-                    clock_synced=e.clock.synced,
-                    thumb_sha256=thumb,
-                    thumb_status=self._thumb_status(conn, e, thumb),
-                    first_received_us=item.received_us,
-                    last_received_us=item.received_us,
-                    messages=1,
-                )
+                self.sql.insert_event,
+                {
+                    "device": e.device,
+                    "camera": e.camera,
+                    "event_id": e.id,
+                    "label": e.label,
+                    "start_us": us(e.start),
+                    "end_us": us(e.end) if e.end else None,
+                    "last_type": e.type,
+                    "last_seq": e.seq,
+                    "score": score,
+                    "stationary": e.stationary,
+                    "zones": _tags(e.zones),
+                    "lines": _tags(lines),
+                    "clock_synced": e.clock.synced,
+                    "thumb_sha256": thumb,
+                    "thumb_status": self._thumb_status(conn, e, thumb),
+                    "first_received_us": item.received_us,
+                    "last_received_us": item.received_us,
+                    "messages": 1,
+                },
             )
             return
-        values: dict[str, object] = {
-            "score": max(row.score, score),
-            "zones": _merge_tags(row.zones, e.zones),
-            "lines": _merge_tags(row.lines, lines),
-            "clock_synced": row.clock_synced and e.clock.synced,
-            "last_received_us": max(row.last_received_us, item.received_us),
-            "messages": row.messages + 1,
-        }
-        if e.seq > row.last_seq:  # the newest message describes the event; a late one does not
-            values.update(
-                label=e.label,
-                last_type=e.type,
-                last_seq=e.seq,
-                stationary=e.stationary,
-                end_us=us(e.end) if e.end else row.end_us,
-                thumb_sha256=thumb,
-                thumb_status=self._thumb_status(conn, e, thumb),
-            )
-        conn.execute(update(events).where(key).values(**values))
-
-    # -- sweeps ------------------------------------------------------------------------------
-
-    def flag_thumbnails(self, older_than_us: int) -> int:
-        """Events whose named thumbnail has not come: `mismatch` if a picture came under the
-        event's thumbnail topic that no message of the event names (its bytes do not hash to the
-        sha256 the event names), else `missing`."""
-        flagged = 0
-        with self.engine.begin() as conn:
-            rows = conn.execute(
-                select(events.c.id, events.c.device, events.c.event_id).where(
-                    and_(events.c.thumb_status == "pending", events.c.last_received_us < older_than_us)
-                )
-            ).all()
-            for r in rows:
-                named = select(event_messages.c.thumb_sha256).where(
-                    and_(event_messages.c.device == r.device, event_messages.c.event_id == r.event_id)
-                )
-                other = conn.execute(
-                    select(picture_uses.c.id).where(
-                        and_(
-                            picture_uses.c.kind == "thumbnail",
-                            picture_uses.c.device == r.device,
-                            picture_uses.c.event_id == r.event_id,
-                            picture_uses.c.sha256.not_in(
-                                named.where(event_messages.c.thumb_sha256.is_not(None))
-                            ),
-                        )
-                    )
-                ).first()
-                status = "mismatch" if other else "missing"
-                conn.execute(update(events).where(events.c.id == r.id).values(thumb_status=status))
-                flagged += 1
-            bump(conn, {"thumbnails flagged": flagged})
-        return flagged
+        newest = e.seq > row.last_seq  # the newest message describes the event; a late one does not
+        conn.execute(
+            self.sql.update_event,
+            {
+                "k_id": row.id,
+                "score": max(row.score, score),
+                "zones": _merge_tags(row.zones, e.zones),
+                "lines": _merge_tags(row.lines, lines),
+                "clock_synced": row.clock_synced and e.clock.synced,
+                "last_received_us": max(row.last_received_us, item.received_us),
+                "messages": row.messages + 1,
+                "label": e.label if newest else row.label,
+                "last_type": e.type if newest else row.last_type,
+                "last_seq": max(e.seq, row.last_seq),
+                "stationary": e.stationary if newest else row.stationary,
+                "end_us": (us(e.end) if e.end else row.end_us) if newest else row.end_us,
+                "thumb_sha256": thumb if newest else row.thumb_sha256,
+                "thumb_status": self._thumb_status(conn, e, thumb) if newest else row.thumb_status,
+            },
+        )

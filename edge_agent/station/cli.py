@@ -115,10 +115,11 @@ def _engine(settings: config.StationSettings) -> Any:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     from edge_agent.station import commands
 
     handlers: dict[str, Callable[[argparse.Namespace], int]] = {
-        "run": lambda a: commands.run(_settings(a)),
+        "run": lambda a: commands.run(s := _settings(a), _engine(s)),
         "check-config": commands.check_config,
         "migrate": lambda a: commands.migrate(_engine(_settings(a))),
         "search": lambda a: commands.search(_engine(_settings(a)), a, a.user or _user()),

@@ -17,14 +17,13 @@ def dump(data: Any) -> None:
     print(json.dumps(data, indent=2))
 
 
-def run(settings: StationSettings) -> int:
-    from edge_agent.station.service import run as run_service
-
-    logging_level = settings.log_level.upper()
+def run(settings: StationSettings, engine: Engine) -> int:
     import logging
 
-    logging.getLogger().setLevel(logging_level)
-    return run_service(settings)
+    from edge_agent.station.service import run as run_service
+
+    logging.getLogger().setLevel(settings.log_level.upper())
+    return run_service(settings, engine)
 
 
 def check_config(args: argparse.Namespace) -> int:

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from edge_agent.contract import redact
 
@@ -98,6 +98,18 @@ class StationSettings(BaseSettings):
     fleet: FleetConfig = Field(default_factory=FleetConfig)
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
     http: HttpConfig = Field(default_factory=HttpConfig)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The TOML file comes in through init_settings (see load()): the environment wins over it.
+        return (env_settings, init_settings)
 
     @field_validator("brokers")
     @classmethod

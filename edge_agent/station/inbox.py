@@ -17,7 +17,8 @@ from pydantic import ValidationError
 from edge_agent.contract import Event
 
 ID = re.compile(r"^[a-z0-9_-]{1,64}$")
-EVENT_ID = re.compile(r"^[a-z0-9_-]+-[0-9]{6,}$")
+EVENT_ID = re.compile(r"^[a-z0-9_-]{1,80}-[0-9]{6,15}$")
+LABEL = re.compile(r"^[A-Za-z0-9_ -]{1,32}$")
 DEVICE_KINDS = {"status", "stats"}
 CAMERA_KINDS = {"events", "snapshot", "health", "counts", "alarm", "motion"}
 JSON_KINDS = {"stats", "health", "counts", "alarm"}
@@ -68,6 +69,10 @@ def _event(device: str, camera: str, topic: str, payload: bytes) -> Record:
         first = exc.errors(include_url=False)[0]
         where = ".".join(str(p) for p in first["loc"]) or "payload"
         return Reject(topic, f"not a valid event: {where}: {first['msg']}", payload)
+    if not EVENT_ID.match(event.id):
+        return Reject(topic, "not a valid event: id: longer than the archive keeps (96)", payload)
+    if not LABEL.match(event.label):
+        return Reject(topic, "not a valid event: label: 1-32 of A-Z a-z 0-9 _ - space", payload)
     if event.device != device or event.camera != camera:
         return Reject(
             topic, f"event names {event.device}/{event.camera}, topic says {device}/{camera}", payload

@@ -19,7 +19,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from edge_agent.contract import Topics, redact
 from edge_agent.station.archive import Archive, BatchResult, Received
@@ -150,7 +150,7 @@ class Ingest:
                 try:
                     self._store(batch)
                     break
-                except (OSError, DBAPIError) as exc:  # disk full, database away: keep, retry, never ack
+                except (OSError, OperationalError, InterfaceError) as exc:  # disk full, database away: retry
                     log.error("cannot store %d messages (will retry): %s", len(batch), redact(str(exc)))
                     time.sleep(1.0)
                 except Exception:
@@ -163,11 +163,14 @@ class Ingest:
         payload = bytes(msg.payload)
         record = classify(item.broker.prefix, msg.topic, payload, self.settings.ingest.max_payload_bytes)
         if isinstance(record, PictureRecord):
-            self.pictures.put(record.data)
+            self.pictures.put(record.data, sync=False)
         return Received(item.broker.name, item.received_us, record)
 
     def _store(self, batch: list[Incoming]) -> None:
-        result = self.archive.store([self._received(i) for i in batch])
+        received = [self._received(i) for i in batch]
+        if any(isinstance(r.record, PictureRecord) for r in received):
+            self.pictures.sync()  # the pictures are on disk before any row names them
+        result = self.archive.store(received)
         self._ack(batch)
         self._count(result)
 

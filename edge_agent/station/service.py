@@ -6,6 +6,7 @@ import logging
 import threading
 
 import uvicorn
+from sqlalchemy import Engine
 
 from edge_agent.station.api import create_app
 from edge_agent.station.archive import Archive
@@ -56,8 +57,8 @@ class Housekeeping(threading.Thread):
                 log.exception("housekeeping failed (will retry)")
 
 
-def run(settings: StationSettings) -> int:
-    engine = connect(settings.database_url)
+def run(settings: StationSettings, engine: Engine | None = None) -> int:
+    engine = engine or connect(settings.database_url)
     store = PictureStore(settings.pictures_dir)
     archive = Archive(engine)
     ingest = Ingest(settings, archive, store)

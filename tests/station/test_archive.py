@@ -108,13 +108,16 @@ def test_hostile_payloads_are_rejected_with_a_counted_reason(engine: Engine, tmp
         ("edge/pole1/stats", b"[1, 2]"),
         ("edge/pole1/status", b"maybe"),
         ("edge/pole1/cmd/reload", b"{}"),
+        event("pole1", 2, label="m" * 500),  # fits no column: rejected, never a stuck writer
+        ("edge/pole1/cam0/thumbnails/" + "a" * 200 + "-000001", b"\xff\xd8"),
         ("edge/pole1/cam0/events", b"x" * 5 * 2**20),
     )
     with engine.connect() as c:
         reasons = c.execute(select(rejects.c.reason).order_by(rejects.c.id)).scalars().all()
         assert c.execute(select(events)).first() is None
         counted = read_counters(c)
-    assert len(reasons) == 8
-    assert reasons[0].startswith("not a valid event") and "too large" in reasons[7]
+    assert len(reasons) == 10
+    assert reasons[0].startswith("not a valid event") and "too large" in reasons[9]
+    assert "label" in reasons[7] and "not a pole topic" in reasons[8]
     assert "topic says pole2/cam0" in reasons[2]
-    assert sum(v for k, v in counted.items() if k.startswith("rejected")) == 8
+    assert sum(v for k, v in counted.items() if k.startswith("rejected")) == 10

@@ -182,6 +182,30 @@ def test_a_replaced_key_and_signature_show_only_against_the_trusted_key(
     assert "its key and signature were replaced" in checked.messages[0]
 
 
+def test_a_forger_who_forgets_the_payload_oxum_is_caught_even_without_a_trusted_key(
+    bag: Path, tmp_path: Path
+) -> None:
+    forger = load_or_create_key(tmp_path / "forger.pem")
+    info = (bag / "bag-info.txt").read_text()
+    (bag / BUS).write_bytes(b"another picture")
+    (bag / "station-public-key.pem").write_bytes(public_key_pem(forger))
+    _rehash(bag)
+    (bag / "bag-info.txt").write_text(info)  # the old Payload-Oxum back
+    _rehash(bag, keep_oxum=True)
+    (bag / "tagmanifest-sha256.txt.sig").write_bytes(
+        forger.sign((bag / "tagmanifest-sha256.txt").read_bytes())
+    )
+    report = verify_bag(bag)
+    assert not report.ok and report.signature_ok
+    assert len(report.messages) == 1 and "Payload-Oxum says 5 files of" in report.messages[0]
+
+
+def test_case_fields_must_be_text(tmp_path: Path, key) -> None:
+    with pytest.raises(TypeError, match="case fields must be text"):
+        write_bag(tmp_path / "bag", CaseInfo("n", None, "a", "t", "s", "e"), [], key)  # type: ignore[arg-type]
+    assert not (tmp_path / "bag").exists()
+
+
 def test_a_missing_or_wrong_signature_is_named(bag: Path) -> None:
     (bag / "tagmanifest-sha256.txt.sig").unlink()
     report = verify_bag(bag)
@@ -277,8 +301,8 @@ def test_the_output_folder_must_be_new_or_empty(tmp_path: Path, key) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["busy", "empty", "file", "keys"]  # no leftovers
 
 
-def _rehash(bag: Path) -> None:
-    """What a forger does: recompute both manifests after changing the payload."""
+def _rehash(bag: Path, *, keep_oxum: bool = False) -> None:
+    """What a forger does: recompute both manifests (and Payload-Oxum) after changing the payload."""
     lines = []
     for file in sorted((bag / "data").rglob("*")):
         if file.is_file():
@@ -289,8 +313,17 @@ def _rehash(bag: Path) -> None:
     sizes = [f.stat().st_size for f in (bag / "data").rglob("*") if f.is_file()]
     info = bag / "bag-info.txt"
     oxum = next(line for line in info.read_text().splitlines() if line.startswith("Payload-Oxum"))
-    info.write_text(info.read_text().replace(oxum, f"Payload-Oxum: {sum(sizes)}.{len(sizes)}"))
+    if not keep_oxum:
+        info.write_text(info.read_text().replace(oxum, f"Payload-Oxum: {sum(sizes)}.{len(sizes)}"))
     tags = ["bag-info.txt", "bagit.txt", "case.json", "manifest-sha256.txt", "station-public-key.pem"]
     (bag / "tagmanifest-sha256.txt").write_text(
         "".join(f"{hashlib.sha256((bag / t).read_bytes()).hexdigest()}  {t}\n" for t in tags)
     )
+
+
+def test_odd_file_names_are_shown_escaped(bag: Path) -> None:
+    (bag / "data" / "new\nline.jpg").write_bytes(b"x")
+    os.close(os.open(os.fsencode(bag / "data") + b"/\xff.jpg", os.O_CREAT | os.O_WRONLY, 0o644))
+    report = verify_bag(bag)
+    assert sorted(report.added) == ["data/\\xff.jpg", "data/new\\nline.jpg"]
+    assert all("\n" not in m for m in report.messages)

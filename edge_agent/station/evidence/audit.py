@@ -64,39 +64,44 @@ def next_row(prev: AuditRow | None, id: int, at: str, actor: str, action: str, d
 
 
 def verify_chain(rows: Iterable[AuditRow], anchors: Iterable[AuditAnchor] = ()) -> list[str]:
-    """Problems with `rows` (in the order stored, by id) as plain sentences; empty when intact.
+    """Problems with `rows` as plain sentences; empty when the chain is intact.
 
-    Finds a row altered (its hash does not match its fields), rows missing between two ids or
-    removed and replaced (a row whose previous hash is not the hash of the row before it), rows
-    out of order, a chain that does not start at GENESIS, and — given `anchors` — rows missing
-    after the last row present or a chain rewritten from an anchored row on.
+    `rows` come in id order (as `ORDER BY id` gives them) and are read once, one at a time, so a
+    table of millions of rows is checked in constant memory. Finds a row altered (its hash does
+    not match its fields), rows missing between two ids, a row removed, inserted or replaced (its
+    previous hash is not the hash of the row before it), a row out of order or repeated, a chain
+    that does not start at GENESIS, and — given `anchors` — rows missing after the last row
+    present or a chain rewritten from an anchored row on.
     """
     problems: list[str] = []
-    ordered: list[AuditRow] = []
-    for row in rows:
-        if not isinstance(row.id, int) or isinstance(row.id, bool):
-            problems.append(f"a row has the id {row.id!r}, which is not a number: the table was altered")
-            continue
-        if ordered and row.id <= ordered[-1].id:
-            what = "appears twice" if any(r.id == row.id for r in ordered) else "is out of order"
-            problems.append(f"row {row.id} {what}: it comes after row {ordered[-1].id}")
-        ordered.append(row)
-    ordered.sort(key=lambda r: r.id)  # stable: of two rows with one id, the first stored comes first
-
+    expected = {anchor.id: anchor.hash for anchor in anchors}
+    found: set[int] = set()
     previous: AuditRow | None = None
-    seen: dict[int, str] = {}
-    for row in ordered:
+    for row in rows:
         ident = row.id
+        if not isinstance(ident, int) or isinstance(ident, bool):
+            problems.append(f"a row has the id {ident!r}, which is not a number: the table was altered")
+            continue
         if not _row_intact(row):
             problems.append(f"row {ident} was altered: its hash does not match what it records")
+        if ident in expected and ident not in found:
+            found.add(ident)
+            if row.hash != expected[ident]:
+                problems.append(
+                    f"row {ident} is not the row anchored with that id: the chain was rewritten from there"
+                )
         if previous is None:
             if row.prev_hash != GENESIS:
                 problems.append(
                     f"the chain does not start at GENESIS: row {ident} follows a row that is missing, "
                     "so rows before it were deleted"
                 )
-        elif ident == previous.id:
-            pass  # named above
+        elif ident <= previous.id:
+            if ident == previous.id:
+                problems.append(f"row {ident} appears twice: a row was inserted with an id already taken")
+            else:
+                problems.append(f"row {ident} is out of order: it comes after row {previous.id}")
+            continue  # the chain goes on from the row before it
         elif ident > previous.id + 1:
             first, last = previous.id + 1, ident - 1
             which = f"row {first} is" if first == last else f"rows {first} to {last} are"
@@ -106,21 +111,14 @@ def verify_chain(rows: Iterable[AuditRow], anchors: Iterable[AuditAnchor] = ()) 
                 f"row {ident} does not follow row {previous.id}: its previous hash is not row "
                 f"{previous.id}'s hash, so a row was removed, inserted or replaced between them"
             )
-        seen.setdefault(ident, row.hash)
         previous = row
     last = previous.id if previous is not None else None
-    for anchor in anchors:
-        if anchor.id in seen:
-            if seen[anchor.id] != anchor.hash:
-                problems.append(
-                    f"row {anchor.id} is not the row anchored with that id: "
-                    "the chain was rewritten from there"
-                )
-        elif last is None or anchor.id > last:
+    for ident in sorted(set(expected) - found):
+        if last is None or ident > last:
             after = "the chain is empty" if last is None else f"the last row present is {last}"
-            problems.append(f"rows are missing after the last row: row {anchor.id} was anchored, but {after}")
+            problems.append(f"rows are missing after the last row: row {ident} was anchored, but {after}")
         else:
-            problems.append(f"row {anchor.id} was anchored but is missing")
+            problems.append(f"row {ident} was anchored but is missing")
     return problems
 
 

@@ -100,11 +100,15 @@ def write_bag(
     Nothing is written until every path is checked (`UnsafePathError` names the first bad one);
     the bag is built in a hidden sibling folder and renamed into place once complete, so a
     failed export leaves no half bag. `now` (UTC) fixes Bagging-Date and Exported-At.
+    The signature is over `tagmanifest-sha256.txt`, which lists the sha256 of
+    `manifest-sha256.txt` and of every other tag file (see the module docstring).
     """
     out_dir = Path(out_dir)
     if not isinstance(key, Ed25519PrivateKey):
         raise TypeError(f"the signing key must be an Ed25519PrivateKey, not {type(key).__name__}")
     _check_output_folder(out_dir)
+    for value in asdict(case).values():
+        _one_line(value)  # refuse a field that is not text before anything is written
     payload = _checked_payload(files)
     moment = (now or datetime.now(UTC)).astimezone(UTC)
 
