@@ -70,7 +70,8 @@ POLE_SCRIPT = textwrap.dedent(
     c.connect("127.0.0.1", port, keepalive=5)
     c.loop_start()
     c.publish(f"edge/{name}/status", b"online", qos=1, retain=True).wait_for_publish(10)
-    c.publish(f"edge/{name}/stats", json.dumps({"fps_in": 10, "fps_processed": 10}), qos=1).wait_for_publish(10)
+    stats = json.dumps({"fps_in": 10, "fps_processed": 10})
+    c.publish(f"edge/{name}/stats", stats, qos=1).wait_for_publish(10)
     print("up", flush=True)
     while True:
         time.sleep(1)

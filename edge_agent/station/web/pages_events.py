@@ -54,7 +54,7 @@ def routes(ctx: Ctx) -> list[Route]:
         error, result = None, None
         with ctx.engine.begin() as conn:
             poles = list(conn.execute(select(devices.c.device).order_by(devices.c.device)).scalars())
-            if any(k != "limit" for k in params):
+            if "all" in request.query_params or any(k != "limit" for k in params):
                 try:
                     q = query_from(cast(Request, SimpleNamespace(query_params=params)))
                     result = search(conn, q)
