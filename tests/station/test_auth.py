@@ -162,9 +162,13 @@ def _fuzz_ward(factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
 
 
 def test_adduser_from_the_command_line(tmp_path: Path) -> None:
-    conf = tmp_path / "station.toml"
-    conf.write_text(f'state_dir = "{tmp_path / "state"}"\n')
-    cmd = [sys.executable, "-m", "edge_agent.station.auth", "--config", str(conf)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "edge_agent.station.auth",
+        "--database",
+        f"sqlite:///{tmp_path / 'station.db'}",
+    ]
     ok = subprocess.run(
         [*cmd, "huong", "--role", "police", "--password-stdin"],
         input=f"{PASSWORD}\n",

@@ -8,7 +8,6 @@ import getpass
 import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 from edge_agent.station.auth.accounts import AccountError, add_user
 from edge_agent.station.auth.roles import Role
@@ -47,25 +46,23 @@ def adduser(database_url: str, name: str, role: str, password: str, actor: str) 
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m edge_agent.station.auth --config F NAME --role R` (what the demo runs)."""
-    from edge_agent.station import config
-
-    p = argparse.ArgumentParser(prog="edge-agent station adduser", description=__doc__.splitlines()[0])
-    p.add_argument("--config", type=Path, default=config.DEFAULT_CONFIG_PATH)
-    add_arguments(p)
-    args = p.parse_args(argv)
+def run_adduser(database_url: str, name: str, role: str, password_stdin: bool, actor: str) -> int:
+    """The `adduser` command: read the password (asked twice, or one line of standard input),
+    create the account; one line and exit status 4 on any problem."""
     try:
-        settings = config.load(args.config)
-        password = read_password(args.password_stdin)
-    except config.ConfigError as exc:
-        print(
-            f"edge-agent station: bad configuration in {exc.source}: {'; '.join(exc.problems)}",
-            file=sys.stderr,
-        )
-        return 2
+        password = read_password(password_stdin)
     except AccountError as exc:
         print(f"edge-agent station adduser: {exc}", file=sys.stderr)
         return EXIT_ACCOUNT
+    return adduser(database_url, name, role, password, actor)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m edge_agent.station.auth --database URL NAME --role R [--password-stdin]`: the
+    same as `edge-agent station adduser`, for a database named directly (the demo uses it)."""
+    p = argparse.ArgumentParser(prog="python -m edge_agent.station.auth", description=__doc__.splitlines()[0])
+    p.add_argument("--database", required=True, help="sqlite:///PATH or postgresql+psycopg://...")
+    add_arguments(p)
+    args = p.parse_args(argv)
     actor = os.environ.get("SUDO_USER") or getpass.getuser()
-    return adduser(settings.database_url, args.name, args.role, password, actor)
+    return run_adduser(args.database, args.name, args.role, args.password_stdin, actor)

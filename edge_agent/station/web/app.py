@@ -63,19 +63,3 @@ def create_web_app(
         )
 
     return Guard(app, engine, RULES, deny)
-
-
-def create_for(settings: object, web: WebConfig, engine: Engine, store: PictureStore) -> Guard:
-    """The app for a `StationSettings` (what `service.run` calls)."""
-    from edge_agent.station.config import StationSettings
-
-    assert isinstance(settings, StationSettings)
-    return create_web_app(
-        engine,
-        store,
-        web,
-        station_id=settings.station_id,
-        key_path=settings.key_path,
-        exports_dir=settings.state_dir / "exports",
-        stale_after_s=settings.fleet.stale_after_s,
-    )
