@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 from sqlalchemy import and_, select
@@ -38,17 +39,28 @@ def jpeg(data: bytes | None) -> Response:
 
 
 def routes(ctx: Ctx) -> list[Route]:
+    shared: dict[str, tuple[float, str]] = {}  # language → (when, fragment), for the live pages
+
     def fleet_html(request: Request) -> str:
         with ctx.engine.connect() as conn:
             poles = pole_views(conn, now_us(), ctx.stale_after_s)
         return ctx.render_text(request, "_fleet_list.html", poles=poles)
+
+    def fleet_live_html(request: Request) -> str:
+        """Every open fleet page shares one render per language per half interval."""
+        lang = ctx.lang(request)
+        at, html = shared.get(lang, (0.0, ""))
+        if time.monotonic() - at > ctx.web.live_interval_s / 2:
+            html = fleet_html(request)
+            shared[lang] = (time.monotonic(), html)
+        return html
 
     async def fleet_page(request: Request) -> Response:
         body = await run_in_threadpool(fleet_html, request)
         return ctx.render(request, "fleet.html", fleet_list=body)
 
     async def fleet_live(request: Request) -> Response:
-        return stream(request, ctx.web, "fleet", lambda: fleet_html(request))
+        return stream(request, ctx.web, "fleet", lambda: fleet_live_html(request))
 
     def pole_page(request: Request) -> Response:
         device = request.path_params["device"]
