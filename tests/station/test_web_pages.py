@@ -89,6 +89,8 @@ def test_maintenance_mutes_a_poles_offline_alert_until_it_is_turned_off(ward: Wa
     vol.post("/poles/pole2/maintenance", data={"csrf": csrf_of(vol, "/fleet"), "on": "0"})
     alerts.check(now_us(), muting(ward.engine, publish))
     assert [t for t, _ in sent] == ["station/alerts/pole2"] and json.loads(sent[0][1])["active"] is True
+    card = vol.get("/fleet").text.split('id="pole-pole2"')[1].split("</li>\n")[0]
+    assert "đã báo động" in card and "badge maint" not in card
     r = vol.post("/poles/nope/maintenance", data={"csrf": csrf_of(vol, "/fleet"), "on": "1"})
     assert r.status_code == 404
 

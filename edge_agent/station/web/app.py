@@ -21,7 +21,14 @@ from edge_agent.station.api import create_app as create_api
 from edge_agent.station.auth.accounts import User
 from edge_agent.station.auth.guard import Guard
 from edge_agent.station.pictures import PictureStore
-from edge_agent.station.web import pages_access, pages_cases, pages_events, pages_fleet, pages_wall
+from edge_agent.station.web import (
+    pages_access,
+    pages_audit,
+    pages_cases,
+    pages_events,
+    pages_fleet,
+    pages_wall,
+)
 from edge_agent.station.web.context import Ctx
 from edge_agent.station.web.i18n import HERE, N_
 from edge_agent.station.web.policy import RULES
@@ -52,6 +59,7 @@ def create_web_app(
         *pages_events.routes(ctx),
         *pages_cases.routes(ctx),
         *pages_wall.routes(ctx),
+        *pages_audit.routes(ctx),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
         *api.router.routes,
     ]

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 from typing import Any, cast
 from urllib.parse import urlencode
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, func, select
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import QueryParams
 from starlette.requests import Request
@@ -20,7 +20,7 @@ from edge_agent.station import auditlog
 from edge_agent.station.api import SHA, query_from
 from edge_agent.station.cases import CaseError, add_events, list_cases
 from edge_agent.station.db.schema import devices, event_messages, picture_uses
-from edge_agent.station.search import QueryError, event_detail, search
+from edge_agent.station.search import QueryError, event_detail, parse_time, search
 from edge_agent.station.web.context import Ctx, actor
 from edge_agent.station.web.pages_fleet import jpeg
 
@@ -90,16 +90,18 @@ def routes(ctx: Ctx) -> list[Route]:
                 .where(and_(event_messages.c.device == device, event_messages.c.event_id == event_id))
                 .order_by(event_messages.c.seq)
             ).all()
-            snap = conn.execute(
+            at = parse_time(detail["received"], "received")
+            snap = conn.execute(  # the camera's snapshot nearest the event
                 select(picture_uses.c.sha256)
                 .where(
                     and_(
                         picture_uses.c.kind == "snapshot",
                         picture_uses.c.device == device,
+                        picture_uses.c.event_id == "",
                         picture_uses.c.camera == detail["camera"],
                     )
                 )
-                .order_by(picture_uses.c.received_us.desc())
+                .order_by(func.abs(picture_uses.c.received_us - at))
                 .limit(1)
             ).scalar()
             cases = [c for c in list_cases(conn)]

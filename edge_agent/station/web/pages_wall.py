@@ -1,4 +1,4 @@
-"""The wall (residents and everyone) and the audit log (admins).
+"""The wall (residents and everyone): the latest snapshot of each public pole, refreshed live.
 
 Only cameras of poles listed in `[web] public_poles`, only their latest snapshot: no search, no
 events, no thumbnails of people."""
@@ -12,9 +12,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from edge_agent.station import auditlog
 from edge_agent.station.db.schema import cameras
-from edge_agent.station.web.context import Ctx, actor
+from edge_agent.station.web.context import Ctx
 from edge_agent.station.web.live import stream
 from edge_agent.station.web.pages_fleet import jpeg
 
@@ -51,35 +50,8 @@ def routes(ctx: Ctx) -> list[Route]:
             ).scalar()
         return jpeg(ctx.store.get(sha) if sha else None)
 
-    def audit_page(request: Request) -> Response:
-        from sqlalchemy import func
-
-        from edge_agent.station.db.schema import audit
-
-        try:
-            before = int(request.query_params.get("before", "0")) or None
-        except ValueError:
-            before = None
-        problems = auditlog.verify(ctx.engine)
-        with ctx.engine.connect() as conn:
-            total = conn.execute(select(func.count()).select_from(audit)).scalar() or 0
-            stmt = select(audit).order_by(audit.c.id.desc()).limit(100)
-            if before:
-                stmt = stmt.where(audit.c.id < before)
-            rows = conn.execute(stmt).all()
-        auditlog.record(ctx.engine, actor(request), "view", {"audit": before or "latest"})
-        return ctx.render(
-            request,
-            "audit.html",
-            rows=rows,
-            total=total,
-            problems=problems,
-            older=rows[-1].id if len(rows) == 100 else None,
-        )
-
     return [
         Route("/wall", wall),
         Route("/wall/live", wall_live),
         Route("/wall/{device}/{camera}.jpg", picture),
-        Route("/audit", audit_page),
     ]
