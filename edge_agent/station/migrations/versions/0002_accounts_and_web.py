@@ -10,6 +10,10 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+# Alembic imports every revision before it migrates: this puts the web pages' tables on the
+# archive's metadata too, so whoever compares the code's schema with the database sees them.
+import edge_agent.station.auth.tables  # noqa: F401
+
 revision = "0002"
 down_revision = "0001"
 branch_labels = None
