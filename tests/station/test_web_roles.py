@@ -231,3 +231,25 @@ def test_rules_and_expected_table_agree_role_by_role() -> None:
         for m in r.methods - {"HEAD"}:
             roles = ANY if r.roles is None else {x.value for x in r.roles}
             assert roles == EXPECTED[(m, r.path)], (m, r.path)
+
+
+def test_every_answer_carries_the_security_headers(ward: Ward) -> None:
+    for who, path in ((None, "/login"), (None, "/fleet"), ("resident", "/audit"), ("police", "/events")):
+        r = ward.client(who).get(path)
+        assert "frame-ancestors 'none'" in r.headers["content-security-policy"], path
+        assert r.headers["x-content-type-options"] == "nosniff"
+
+
+def test_logging_in_again_ends_the_old_session(ward: Ward) -> None:
+    from tests.station.test_web_support import PASSWORD, TestClient, login
+
+    c = TestClient(ward.app, base_url="https://testserver", follow_redirects=False)
+    login(c, "volunteer1", PASSWORD)
+    old = c.cookies.get("edge_station_session")
+    token = csrf_of(c, "/login")
+    r = c.post("/login", data={"csrf": token, "name": "volunteer1", "password": PASSWORD})
+    assert r.status_code == 303
+    stale = TestClient(ward.app, base_url="https://testserver", follow_redirects=False)
+    stale.cookies.set("edge_station_session", old)
+    assert stale.get("/fleet").status_code == 303  # back to the login page
+    assert c.get("/fleet").status_code == 200

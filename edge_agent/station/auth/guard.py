@@ -66,8 +66,16 @@ Deny = Callable[[Request, User | None, int], Awaitable[Response] | Response]
 
 
 class Guard:
-    def __init__(self, app: ASGIApp, engine: Engine, rules: list[Rule], deny: Deny | None = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        engine: Engine,
+        rules: list[Rule],
+        deny: Deny | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         self.app, self.engine, self.rules, self.deny = app, engine, rules, deny
+        self.headers = [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
 
     def match(self, path: str) -> Rule | None:
         return next((r for r in self.rules if r.regex.match(path)), None)
@@ -92,6 +100,21 @@ class Guard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        if self.headers:
+            send = self._with_headers(send)
+        await self._gate(scope, receive, send)
+
+    def _with_headers(self, send: Send) -> Send:
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                have = {k for k, _ in message.get("headers", [])}
+                extra = [(k, v) for k, v in self.headers if k not in have]
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        return sending
+
+    async def _gate(self, scope: Scope, receive: Receive, send: Send) -> None:
         path, method = scope["path"], scope["method"]
         found = self.match(path)
         if found is None:

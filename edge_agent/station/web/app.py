@@ -34,6 +34,14 @@ from edge_agent.station.web.i18n import HERE, N_
 from edge_agent.station.web.policy import RULES
 from edge_agent.station.web.settings import WebConfig
 
+# Every response: nothing from another site, no framing, no sniffing, no referrer outside.
+HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; object-src 'none'; "
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+}
 MESSAGES = {
     401: N_("Log in first."),
     403: N_("Your role may not open this page."),
@@ -70,4 +78,4 @@ def create_web_app(
             request, "error.html", status, message=ctx.t(request, MESSAGES.get(status, N_("Error")))
         )
 
-    return Guard(app, engine, RULES, deny)
+    return Guard(app, engine, RULES, deny, HEADERS)

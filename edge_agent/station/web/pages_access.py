@@ -30,7 +30,8 @@ def routes(ctx: Ctx) -> list[Route]:
 
     def login_form(request: Request, error: str | None = None, status: int = 200) -> Response:
         token = request.cookies.get(PRE_COOKIE) or secrets.token_urlsafe(32)
-        request.state.csrf = token
+        if user_of(request) is None:  # logged in already: the session's token signs the form
+            request.state.csrf = token
         response = ctx.render(
             request, "login.html", status, error=error, next=_local(request.query_params.get("next"))
         )
@@ -59,6 +60,7 @@ def routes(ctx: Ctx) -> list[Route]:
             return login_form(request, msg, 429)
         if result.user is None:
             return login_form(request, ctx.t(request, "Wrong name or password."))
+        await run_in_threadpool(sessions.end, ctx.engine, request.state.session_token)  # one at a time
         token = await run_in_threadpool(sessions.create, ctx.engine, result.user, ctx.web.session_hours)
         target = _local(str(form.get("next", ""))) or HOME[result.user.role]
         response = RedirectResponse(target, 303)
