@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import random
 import sys
 import tempfile
@@ -21,16 +22,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from argon2 import PasswordHasher  # noqa: E402
-from sqlalchemy import insert  # noqa: E402
+from argon2 import PasswordHasher
+from sqlalchemy import insert
 
-from benchmarks.common import table, timing, write  # noqa: E402
-from edge_agent.station.auth.accounts import add_user  # noqa: E402
-from edge_agent.station.db.engine import connect  # noqa: E402
-from edge_agent.station.db.schema import cameras, device_messages, devices, events  # noqa: E402
-from edge_agent.station.pictures import PictureStore  # noqa: E402
-from edge_agent.station.web.app import create_web_app  # noqa: E402
-from edge_agent.station.web.settings import WebConfig  # noqa: E402
+from benchmarks.common import table, timing, write
+from edge_agent.station.auth.accounts import add_user
+from edge_agent.station.db.engine import connect
+from edge_agent.station.db.schema import cameras, device_messages, devices, events
+from edge_agent.station.pictures import PictureStore
+from edge_agent.station.web.app import create_web_app
+from edge_agent.station.web.settings import WebConfig
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -201,6 +202,7 @@ def main() -> None:
         t, size = measure(c, path, args.runs)
         rows.append({"page": name, **t, "kB": round(size / 1024, 1)})
     db = "postgresql" if args.db and args.db.startswith("postgresql") else "sqlite"
+    load = [round(x, 1) for x in os.getloadavg()]
     print(
         f"station pages over {args.events:,} events, {POLES} poles, {db}, {args.runs} runs each "
         f"(filled in {fill_s:.0f} s)"
@@ -208,7 +210,15 @@ def main() -> None:
     print(table(rows, ["page", "median_ms", "p95_ms", "kB"]))
     out = write(
         "station_pages",
-        {"events": args.events, "poles": POLES, "database": db, "runs": args.runs, "rows": rows},
+        {
+            "events": args.events,
+            "poles": POLES,
+            "database": db,
+            "runs": args.runs,
+            "load_average": load,
+            "cores": os.cpu_count(),
+            "rows": rows,
+        },
     )
     print(f"wrote {out}")
 
