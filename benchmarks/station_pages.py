@@ -205,7 +205,7 @@ def main() -> None:
     load = [round(x, 1) for x in os.getloadavg()]
     print(
         f"station pages over {args.events:,} events, {POLES} poles, {db}, {args.runs} runs each "
-        f"(filled in {fill_s:.0f} s)"
+        f"(filled in {fill_s:.0f} s; load average {load[0]} on {os.cpu_count()} cores)"
     )
     print(table(rows, ["page", "median_ms", "p95_ms", "kB"]))
     out = write(

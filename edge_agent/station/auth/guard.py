@@ -123,6 +123,9 @@ class Guard:
         if method not in found.methods:
             await PlainTextResponse("method not allowed", 405)(scope, receive, send)
             return
+        if found.roles is None and method in SAFE and path.startswith("/static/"):
+            await self.app(scope, receive, send)  # the stylesheet and script: no session needed
+            return
         jar = cookies(scope)
         token = jar.get(sessions.COOKIE)
         sess = await run_in_threadpool(sessions.lookup, self.engine, token) if token else None
