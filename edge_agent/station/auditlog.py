@@ -16,7 +16,7 @@ from sqlalchemy import Connection, Engine, insert, select
 from edge_agent.contract import iso_ms
 from edge_agent.station.db.ops import bump
 from edge_agent.station.db.schema import audit
-from edge_agent.station.evidence.audit import GENESIS, AuditRow, row_hash, verify_chain
+from edge_agent.station.evidence.audit import GENESIS, AuditAnchor, AuditRow, row_hash, verify_chain
 
 
 def detail_text(detail: dict[str, Any] | str) -> str:
@@ -47,7 +47,14 @@ def rows(conn: Connection) -> list[AuditRow]:
     ]
 
 
-def verify(engine: Engine) -> list[str]:
+def anchor(conn: Connection) -> dict[str, Any] | None:
+    """The newest row's id and hash: kept outside the database (in every bag), it lets
+    `verify` see rows deleted after it too."""
+    r = conn.execute(select(audit.c.id, audit.c.hash).order_by(audit.c.id.desc()).limit(1)).first()
+    return None if r is None else {"id": int(r.id), "hash": r.hash}
+
+
+def verify(engine: Engine, anchors: list[AuditAnchor] | None = None) -> list[str]:
     """Problems in the chain (empty when intact)."""
     with engine.connect() as conn:
-        return verify_chain(rows(conn))
+        return verify_chain(rows(conn), anchors or ())

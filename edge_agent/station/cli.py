@@ -83,6 +83,13 @@ def _parser() -> argparse.ArgumentParser:
 
     a = cmd("audit", "the audit trail: list it, or --verify its hash chain")
     a.add_argument("--verify", action="store_true")
+    a.add_argument(
+        "--anchor",
+        action="append",
+        default=[],
+        metavar="ID:HASH",
+        help="a row known to exist (a bag's case.json)",
+    )
     a.add_argument("--limit", type=int, default=50)
 
     r = cmd("retention", "run retention once now")

@@ -198,7 +198,15 @@ def verify(args: argparse.Namespace) -> int:
 
 def audit(engine: Engine, args: argparse.Namespace) -> int:
     if args.verify:
-        problems = auditlog.verify(engine)
+        from edge_agent.station.evidence.audit import AuditAnchor
+
+        anchors = []
+        for text in args.anchor:
+            row_id, _, h = text.partition(":")
+            if not row_id.isdigit() or len(h) != 64:
+                raise UserError(f"--anchor {text!r}: give ID:HASH as in a bag's case.json", EXIT_CONFIG)
+            anchors.append(AuditAnchor(int(row_id), h))
+        problems = auditlog.verify(engine, anchors)
         for p in problems:
             print(p)
         with engine.connect() as conn:

@@ -85,7 +85,12 @@ def export_case(
         for ref in info["events"]:
             device, event_id = ref.split("/", 1)
             files.extend(_event_files(conn, pictures, device, event_id))
-        summary: dict[str, Any] = {**info, "station_id": station_id, "exported_by": actor}
+        summary: dict[str, Any] = {
+            **info,
+            "station_id": station_id,
+            "exported_by": actor,
+            "audit_anchor": auditlog.anchor(conn),  # `station audit --verify --anchor ID:HASH`
+        }
         files.append(EvidenceFile("case.json", json.dumps(summary, indent=2, sort_keys=True).encode()))
     case = CaseInfo(
         name=info["name"],

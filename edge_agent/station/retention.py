@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, and_, delete, exists, select, tuple_
@@ -36,6 +36,7 @@ class Deleted:
     pictures: int = 0
     bytes: int = 0
     uses: int = 0  # picture uses (thumbnail versions, snapshots) removed
+    files: list[str] = field(default_factory=list)
 
 
 def free_percent(path: Path) -> float:
@@ -79,12 +80,21 @@ class Retention:
         self.free = free or (lambda: free_percent(store.root))
 
     def _drop_pictures(self, conn: Connection, shas: set[str], out: Deleted) -> None:
+        """Delete the rows of pictures no longer used; their files go once the rows are committed."""
         for sha in shas:
             if conn.execute(select(picture_uses.c.id).where(picture_uses.c.sha256 == sha).limit(1)).first():
                 continue
+            size = conn.execute(select(pictures.c.size).where(pictures.c.sha256 == sha)).scalar()
             conn.execute(delete(pictures).where(pictures.c.sha256 == sha))
-            out.bytes += self.store.delete(sha)
+            out.bytes += int(size or 0)
             out.pictures += 1
+            out.files.append(sha)
+
+    def _unlink(self, out: Deleted) -> Deleted:
+        for sha in out.files:
+            self.store.delete(sha)
+        out.files.clear()
+        return out
 
     def pictures_before(self, cutoff_us: int, limit: int = CHUNK) -> Deleted:
         """Delete the oldest picture uses (not held) received before `cutoff_us`."""
@@ -101,7 +111,7 @@ class Retention:
                 out.uses = len(rows)
                 self._drop_pictures(conn, {r.sha256 for r in rows}, out)
             bump(conn, {"retention: pictures": out.pictures, "retention: bytes": out.bytes})
-        return out
+        return self._unlink(out)
 
     def events_before(self, cutoff_us: int, limit: int = CHUNK) -> Deleted:
         """Delete the oldest events (not held) received before `cutoff_us`, with their pictures.
@@ -144,7 +154,7 @@ class Retention:
                     "retention: bytes": out.bytes,
                 },
             )
-        return out
+        return self._unlink(out)
 
     def _sweep(self, step: Callable[[int], Deleted], cutoff_us: int, total: Deleted) -> None:
         while True:

@@ -2,28 +2,58 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from edge_agent.station.archive import Archive, Received
+from edge_agent.station.cli import main
 from edge_agent.station.db.engine import connect
 from edge_agent.station.inbox import PictureRecord, classify
 from edge_agent.station.pictures import PictureStore
 from tests.station.factory import event, jpeg, thumbnail
 
 
-def station(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "edge_agent", "station", *map(str, args)],
+@dataclass
+class Ran:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def station(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Callable[..., Ran]:
+    """Run `edge-agent station ARGS` in this process (the entry point itself is tested once below)."""
+
+    def run(*args: str | Path, env: dict[str, str] | None = None) -> Ran:
+        with monkeypatch.context() as m:
+            for k, v in (env or {}).items():
+                m.setenv(k, v)
+            capsys.readouterr()
+            code = main([str(a) for a in args])
+            out = capsys.readouterr()
+        return Ran(code, out.out, out.err)
+
+    return run
+
+
+def test_the_entry_point_runs_the_station_cli(tmp_path: Path) -> None:
+    cfg = tmp_path / "station.toml"
+    cfg.write_text("colour = 1\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "edge_agent", "station", "check-config", str(cfg)],
         capture_output=True,
         text=True,
         timeout=120,
     )
+    assert proc.returncode == 2 and "colour: unknown key" in proc.stderr
 
 
 @pytest.mark.parametrize(
@@ -40,7 +70,9 @@ def station(*args: str | Path) -> subprocess.CompletedProcess[str]:
         ("station_id = [\n", ["invalid TOML"]),
     ],
 )
-def test_bad_config_is_one_line_per_problem_and_exit_2(tmp_path: Path, toml: str, needles: list[str]) -> None:
+def test_bad_config_is_one_line_per_problem_and_exit_2(
+    station: Callable[..., Ran], tmp_path: Path, toml: str, needles: list[str]
+) -> None:
     cfg = tmp_path / "station.toml"
     cfg.write_text(toml)
     proc = station("check-config", cfg)
@@ -53,12 +85,14 @@ def test_bad_config_is_one_line_per_problem_and_exit_2(tmp_path: Path, toml: str
     assert len(lines) == 1 + len(needles)
 
 
-def test_missing_config_file_is_a_clear_error(tmp_path: Path) -> None:
+def test_missing_config_file_is_a_clear_error(station: Callable[..., Ran], tmp_path: Path) -> None:
     proc = station("search", "--config", tmp_path / "nope.toml")
     assert proc.returncode == 2 and "file not found" in proc.stderr
 
 
-def test_search_case_export_verify_audit_from_the_command_line(tmp_path: Path) -> None:
+def test_search_case_export_verify_audit_from_the_command_line(
+    station: Callable[..., Ran], tmp_path: Path
+) -> None:
     cfg = tmp_path / "station.toml"
     cfg.write_text(f'station_id = "ward7"\nstate_dir = "{tmp_path / "state"}"\n')
     engine = connect(f"sqlite:///{tmp_path / 'state' / 'station.db'}")
@@ -129,13 +163,27 @@ def test_search_case_export_verify_audit_from_the_command_line(tmp_path: Path) -
     assert intact.returncode == 0 and "intact" in intact.stdout
     listing = station("audit", "--config", cfg).stdout
     assert "search" in listing and "export" in listing and "case-open" in listing
-    with sqlite3.connect(tmp_path / "state" / "station.db") as db:
+    copy_db = tmp_path / "copy.db"
+    with sqlite3.connect(tmp_path / "state" / "station.db") as src, sqlite3.connect(copy_db) as dst:
+        src.backup(dst)  # the WAL's pages too
+    with sqlite3.connect(copy_db) as db:
         db.execute("DELETE FROM audit WHERE id = 2")
-    tampered = station("audit", "--verify", "--config", cfg)
+    env = {"EDGE_STATION_DATABASE__URL": f"sqlite:///{copy_db}"}
+    tampered = station("audit", "--verify", "--config", cfg, env=env)
     assert tampered.returncode == 1 and "problems" in tampered.stdout
 
+    anchor = json.loads((out / "data" / "case.json").read_text())["audit_anchor"]
+    with sqlite3.connect(tmp_path / "state" / "station.db") as db:
+        db.execute("DELETE FROM audit WHERE id >= ?", (anchor["id"],))  # the newest rows, cleanly cut
+    cut = station("audit", "--verify", "--config", cfg)
+    assert cut.returncode == 0  # a clean cut at the end shows only against an anchor kept elsewhere
+    anchored = station("audit", "--verify", "--anchor", f"{anchor['id']}:{anchor['hash']}", "--config", cfg)
+    assert anchored.returncode == 1 and "problems" in anchored.stdout
 
-def test_add_pole_creates_a_password_and_prints_the_boot_lines(tmp_path: Path) -> None:
+
+def test_add_pole_creates_a_password_and_prints_the_boot_lines(
+    station: Callable[..., Ran], tmp_path: Path
+) -> None:
     if shutil.which("mosquitto_passwd") is None:
         pytest.skip("mosquitto_passwd is not installed (apt install mosquitto)")
     passwd = tmp_path / "edge-passwd"

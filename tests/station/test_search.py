@@ -124,7 +124,7 @@ def test_bad_search_parameters_get_one_clear_message(
     assert r.status_code == 400 and needle in r.json()["error"]
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     params=st.dictionaries(
         st.sampled_from(["device", "label", "from", "to", "limit", "cursor", "min_score"]),
@@ -138,3 +138,26 @@ def test_any_query_string_gets_json_never_a_crash(
     r = TestClient(create_app(engine, store), raise_server_exceptions=True).get("/api/events", params=params)
     assert r.status_code in (200, 400)
     assert isinstance(r.json(), dict)
+
+
+def test_cases_fleet_and_counters_over_the_api(archive: tuple[Engine, PictureStore]) -> None:
+    engine, store = archive
+    client = TestClient(create_app(engine, store))
+    who = {"X-Station-User": "officer-an"}
+    r = client.post("/api/cases", json={"name": "case-9", "reason": "hit and run"}, headers=who)
+    assert r.status_code == 201
+    assert client.post("/api/cases", json={"name": "case-9"}).status_code == 400  # exists
+    assert client.post("/api/cases", content=b"not json").status_code == 400
+    r = client.post("/api/cases/case-9", json={"events": ["pole1/pole1-cam0-000001"]}, headers=who)
+    assert r.status_code == 400 and "not in the archive" in r.json()["error"]
+    first = client.get("/api/events", params={"device": "pole2", "limit": "1"}).json()["events"][0]
+    ref = f"pole2/{first['event_id']}"
+    assert client.post("/api/cases/case-9", json={"events": [ref]}, headers=who).status_code == 200
+    assert client.post("/api/cases/case-9", json={"held": False}, headers=who).status_code == 200
+    case = client.get("/api/cases/case-9").json()
+    assert case["events"] == [ref] and case["held"] is False and case["opened_by"] == "officer-an"
+    assert client.get("/api/cases/nope").status_code == 404
+    assert [c["name"] for c in client.get("/api/cases").json()["cases"]] == ["case-9"]
+    poles = client.get("/api/fleet").json()["poles"]
+    assert {p["device"] for p in poles} == {"pole1", "pole2"}
+    assert client.get("/api/counters").json()["stored"] == 120
