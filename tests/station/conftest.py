@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import itertools
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pytest
 
-if TYPE_CHECKING:
-    from tests.station.postgres import Postgres
-
-pytest_plugins = ["tests.station.postgres", "tests.station.shipped_broker"]
+# The real PostgreSQL and the broker running the shipped config, as fixtures of this folder
+# (`pytest_plugins` is allowed only in the top-level conftest).
+from tests.station.postgres import Postgres
+from tests.station.postgres import postgres as postgres
+from tests.station.shipped_broker import shipped_broker as shipped_broker
 
 _names = itertools.count(1)
 

@@ -152,7 +152,7 @@ def check_report(report: BagReport) -> None:
     assert report.ok == (not report.messages and report.signature_ok and report.key_matches is not False)
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(changes=st.lists(corruption(), min_size=1, max_size=3))
 def test_corrupted_bags_give_a_report_and_never_pass(pristine: tuple[Path, bytes], changes: list) -> None:
     source, trusted = pristine
@@ -168,7 +168,7 @@ def test_corrupted_bags_give_a_report_and_never_pass(pristine: tuple[Path, bytes
         assert report.ok == (snapshot(bag) == before), (changes, report.messages)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(
     contents=st.dictionaries(
         st.sampled_from([*TAG_FILES, "data/a.jpg", "data/x/y.json", "fetch.txt", "data"]),

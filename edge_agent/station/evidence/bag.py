@@ -118,7 +118,9 @@ def write_bag(
     try:
         _write_into(staging, case, payload, key, moment)
         _reference_check(staging)
+        _fsync_tree(staging)
         _move_into_place(staging, out_dir)
+        _fsync_dir(out_dir.parent)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -217,6 +219,24 @@ def _one_line(value: object) -> str:
 def _write_file(path: Path, content: bytes) -> None:
     with path.open("xb") as out:
         out.write(content)
+        out.flush()
+        os.fsync(out.fileno())  # an export is often copied off at once, or pulled out on a USB stick
+
+
+def _fsync_tree(root: Path) -> None:
+    """Make the folder entries durable too (the files were synced as they were written)."""
+    folders = [root, *(p for p in root.rglob("*") if p.is_dir() and not p.is_symlink())]
+    for folder in reversed(folders):
+        _fsync_dir(folder)
+
+
+def _fsync_dir(folder: Path) -> None:
+    with contextlib.suppress(OSError):  # some file systems (vfat on a stick) cannot sync a folder
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def _reference_check(bag: Path) -> None:

@@ -69,7 +69,9 @@ def verify_bag(path: Path, public_key_pem: bytes | None = None) -> BagReport:
     try:
         _verify(Path(path), trusted, report)
     except Exception as error:  # a last resort: the checks above are meant to leave nothing here
-        report.messages.append(f"the bag could not be checked to the end ({type(error).__name__}: {error})")
+        report.messages.append(
+            f"the bag could not be checked to the end ({type(error).__name__}: {_sentence(error)})"
+        )
     report.ok = not (report.messages or report.altered or report.added or report.removed)
     report.ok = report.ok and report.signature_ok and report.key_matches is not False
     return report
@@ -112,9 +114,13 @@ def _verify(root: Path, trusted: Ed25519PublicKey | None, report: BagReport) -> 
     for name in _NOT_SIGNED:
         on_disk_tags.pop(name, None)
     on_disk_payload = {p: k for p, k in found.items() if p.startswith(f"{layout.PAYLOAD_DIR}/")}
-    if tag_bytes is not None:  # else every tag file would show as added
+    # Without a manifest every file it should cover would show as added: say it once instead.
+    if tag_bytes is not None:
         _compare(root, tag_entries, on_disk_tags, report)
-    _compare(root, payload_entries, on_disk_payload, report)
+    if manifest_bytes is not None:
+        _compare(root, payload_entries, on_disk_payload, report)
+    else:
+        report.messages.append(f"the files under data/ cannot be checked without {layout.MANIFEST}")
 
     report.info = _parse_info(_read_tag(root, found, layout.BAG_INFO, report, unlisted=False))
     _check_oxum(root, report, on_disk_payload)
@@ -322,4 +328,9 @@ def _reference_check(root: Path, report: BagReport) -> None:
     try:
         bagit.Bag(str(root)).validate(processes=1)
     except Exception as error:
-        report.messages.append(f"the BagIt library rejects the bag: {error}")
+        report.messages.append(f"the BagIt library rejects the bag: {_sentence(error)}")
+
+
+def _sentence(error: BaseException) -> str:
+    """An error's text on one line, odd characters escaped (it may quote a hostile file name)."""
+    return layout.display(" ".join(str(error).split()))
