@@ -95,11 +95,22 @@ def _parser() -> argparse.ArgumentParser:
     r = cmd("retention", "run retention once now")
     r.add_argument("--json", action="store_true")
 
+    u = cmd("adduser", "create an account for the web pages (the password is asked twice)")
+    u.add_argument("name", help="account name: a-z 0-9 . _ -")
+    u.add_argument("--role", required=True, choices=["admin", "police", "volunteer", "resident"])
+    u.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+
     ap = sub.add_parser("add-pole", help="create a pole's broker password; print its boot-partition lines")
     ap.add_argument("name")
     ap.add_argument("--passwd-file", type=Path, default=Path("/etc/mosquitto/edge-passwd"))
     ap.add_argument("--broker-url", default="mqtts://broker.ward.example:8883")
     return p
+
+
+def _adduser(args: argparse.Namespace) -> int:
+    from edge_agent.station.auth.adduser import run_adduser
+
+    return run_adduser(_settings(args).database_url, args.name, args.role, args.password_stdin, _user())
 
 
 def _settings(args: argparse.Namespace) -> config.StationSettings:
@@ -138,6 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "audit": lambda a: commands.audit(_engine(_settings(a)), a),
         "retention": lambda a: commands.retention(_engine(s := _settings(a)), s, a.json),
         "add-pole": commands.add_pole,
+        "adduser": lambda a: _adduser(a),
     }
     try:
         return handlers[args.command](args)

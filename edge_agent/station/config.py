@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from edge_agent.contract import redact
+from edge_agent.station.web.settings import WebConfig
 
 DEFAULT_CONFIG_PATH = Path("/etc/edge-station/station.toml")
 ENV_PREFIX = "EDGE_STATION_"
@@ -98,6 +99,7 @@ class StationSettings(BaseSettings):
     fleet: FleetConfig = Field(default_factory=FleetConfig)
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
     http: HttpConfig = Field(default_factory=HttpConfig)
+    web: WebConfig = Field(default_factory=WebConfig)
 
     @classmethod
     def settings_customise_sources(

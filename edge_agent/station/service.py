@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+import signal
 import threading
+from types import FrameType
 
 import uvicorn
 from sqlalchemy import Engine
 
-from edge_agent.station.api import create_app
 from edge_agent.station.archive import Archive
 from edge_agent.station.config import StationSettings
 from edge_agent.station.db.engine import connect
@@ -17,6 +18,9 @@ from edge_agent.station.fleet import OfflineAlerts
 from edge_agent.station.ingest import Ingest
 from edge_agent.station.pictures import PictureStore
 from edge_agent.station.retention import Retention
+from edge_agent.station.web import live
+from edge_agent.station.web.app import create_web_app
+from edge_agent.station.web.maintenance import muting
 
 log = logging.getLogger("edge_agent.station")
 TICK_S = 2.0
@@ -47,7 +51,7 @@ class Housekeeping(threading.Thread):
             try:
                 now = now_us()
                 self.archive.flag_thumbnails(now - int(self.settings.ingest.thumbnail_wait_s * 1e6))
-                self.alerts.check(now, self.publish)
+                self.alerts.check(now, muting(self.archive.engine, self.publish))
                 if now / 1e6 - last_retention >= r.interval_s:
                     last_retention = now / 1e6
                     d = self.retention.run(now, r.events_days, r.pictures_days, r.disk_min_free_percent)
@@ -55,6 +59,18 @@ class Housekeeping(threading.Thread):
                         log.info("retention: %d events, %d pictures, %d bytes", d.events, d.pictures, d.bytes)
             except Exception:
                 log.exception("housekeeping failed (will retry)")
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, which also tells the live pages' streams to end when asked to stop."""
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        live.STOPPING.set()
+        super().handle_exit(sig, frame)
+
+
+def _exit_cleanly(_sig: int, _frame: object) -> None:
+    raise SystemExit(0)
 
 
 def run(settings: StationSettings, engine: Engine | None = None) -> int:
@@ -65,10 +81,27 @@ def run(settings: StationSettings, engine: Engine | None = None) -> int:
     house = Housekeeping(settings, archive, ingest, Retention(engine, store))
     ingest.start()
     house.start()
-    app = create_app(engine, store, settings.fleet.stale_after_s)
-    server = uvicorn.Server(
-        uvicorn.Config(app, host=settings.http.host, port=settings.http.port, log_level=settings.log_level)
+    app = create_web_app(
+        engine,
+        store,
+        settings.web,
+        station_id=settings.station_id,
+        key_path=settings.key_path,
+        exports_dir=settings.state_dir / "exports",
+        stale_after_s=settings.fleet.stale_after_s,
     )
+    server = _Server(
+        uvicorn.Config(
+            app,
+            host=settings.http.host,
+            port=settings.http.port,
+            log_level=settings.log_level,
+            timeout_graceful_shutdown=5,  # open live pages (server-sent events) do not hold a stop
+        )
+    )
+    # uvicorn stops gracefully on SIGTERM, then raises the signal again under the handler it found:
+    # make that one end the process through Python, so the cleanup below still runs (exit 0).
+    signal.signal(signal.SIGTERM, _exit_cleanly)
     try:
         server.run()
     finally:

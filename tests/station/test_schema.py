@@ -6,6 +6,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
+import edge_agent.station.auth.tables  # noqa: F401  (the web pages' tables, migration 0002)
 from edge_agent.station.db.engine import connect
 from edge_agent.station.db.schema import metadata
 

@@ -5,6 +5,7 @@ shutting down never waits on an open page."""
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import AsyncIterator, Callable
 
@@ -15,6 +16,9 @@ from starlette.responses import StreamingResponse
 from edge_agent.station.web.settings import WebConfig
 
 KEEPALIVE_S = 15.0
+# Set when the station is stopping: open streams end at their next turn, so uvicorn's graceful
+# shutdown never has to cancel them (a cancelled stream logs a traceback).
+STOPPING = threading.Event()
 
 
 def frame(event: str, data: str) -> str:
@@ -27,7 +31,7 @@ def stream(request: Request, web: WebConfig, event: str, render: Callable[[], st
         last, last_sent = None, time.monotonic()
         end = time.monotonic() + web.live_max_s
         yield f"retry: {int(web.live_interval_s * 1000)}\n\n"
-        while time.monotonic() < end:  # a closed page cancels this (Starlette listens)
+        while time.monotonic() < end and not STOPPING.is_set():  # a closed page cancels this
             body = await run_in_threadpool(render)
             if body != last:
                 last, last_sent = body, time.monotonic()
