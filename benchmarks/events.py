@@ -31,9 +31,11 @@ MATCH_IOU = 0.3
 TOLERANCE = 4
 
 
-def observe(video: Path, state: Path) -> tuple[dict[str, list[tuple[int, tuple]]], dict[str, dict], float]:
+def observe(
+    video: Path, state: Path, **overrides: object
+) -> tuple[dict[str, list[tuple[int, tuple]]], dict[str, dict], float]:
     """Run the pipeline; per event id the (frame, box) where its track was seen, and its events."""
-    settings = config.load(None, overrides={"device_id": "bench", "state_dir": str(state)})
+    settings = config.load(None, overrides={"device_id": "bench", "state_dir": str(state), **overrides})
     sink = ListSink()
     source = open_file(video, settings.motion.height)
     pipeline = Pipeline(settings, source, [sink])
@@ -55,10 +57,12 @@ def observe(video: Path, state: Path) -> tuple[dict[str, list[tuple[int, tuple]]
     return seen, events, source.fps
 
 
-def vtest() -> dict:
-    video = need("pets09_s2l1_vtest/vtest.avi")
+def vtest(video: Path | None = None, scale: float = 1.0, **overrides: object) -> dict:
+    """`video`: a scaled copy of vtest.avi (ground truth scaled by `scale`)."""
     gt = mot_ids(need("pets09_s2l1_vtest/gt_frames_0001-0200.txt"))
-    seen, events, _fps = observe(video, Path("/tmp/edge-agent-bench-events-vtest"))
+    gt = {f: [(i, tuple(v * scale for v in b)) for i, b in bs] for f, bs in gt.items()}
+    video = video or need("pets09_s2l1_vtest/vtest.avi")
+    seen, events, _fps = observe(video, Path("/tmp/edge-agent-bench-events-vtest"), **overrides)
     visible = Counter(i for f in range(GT_FRAMES) for i, _ in gt.get(f, []))
     identities = {i for i, n in visible.items() if n >= VISIBLE_FRAMES}
     per_identity: Counter[int] = Counter()

@@ -172,7 +172,9 @@ class DetectorConfig(Section):
         default_factory=lambda: {"car": 0.22, "bus": 0.22, "truck": 0.22},
         description="per-label least score (vehicles seen from above score low)",
     )
-    min_box_px: float = Field(8.0, ge=0, description="least box side in frame pixels")
+    min_box_px: float = Field(
+        4.0, ge=0, description="least box side in frame pixels (a far person is 6-7 px wide)"
+    )
     nms_iou: float = Field(0.5, gt=0.0, le=1.0, description="overlap above which boxes are merged")
     box_voting: bool = Field(True, description="a kept box is the score-weighted mean of those it merges")
     flip: bool = Field(
@@ -188,6 +190,12 @@ class DetectorConfig(Section):
         0.5, gt=0.0, le=1.0, description="overlap with a live track box that lets track_min_score apply"
     )
     crop_min_side: int = Field(256, ge=64, le=4096, description="least crop side in frame pixels")
+    crop_context: float = Field(
+        3.0,
+        ge=0.0,
+        le=10.0,
+        description="least crop side as a multiple of the largest object in it (0: off)",
+    )
     crop_padding: float = Field(0.25, ge=0.0, le=2.0, description="padding around what a crop covers")
     crop_merge_overlap: float = Field(0.3, ge=0.0, le=1.0, description="merge crops overlapping this much")
     crop_edge_px: float = Field(

@@ -90,6 +90,7 @@ class Detector:
         self.model_id = f"{path.stem}-{cfg.input_size}@{digest[:8]}"
         self.inferences = 0
         self.inference_ms_total = 0.0
+        self.input_px_total = 0  # model input pixels over all inferences: the cost that grows with size
         self.last_inference_ms = 0.0
         self._tokens = cfg.max_inferences_per_s
         self._last_ns: int | None = None
@@ -128,6 +129,7 @@ class Detector:
                 merge_overlap=self.cfg.crop_merge_overlap,
                 max_crops=self.cfg.max_crops,
                 full_frame_area=self.cfg.full_frame_area,
+                context=self.cfg.crop_context,
             )
         if crops is None:
             self._last_sweep_ns = frame.mono_ns
@@ -172,6 +174,7 @@ class Detector:
             self.last_inference_ms = (time.perf_counter() - t0) * 1000
             self.inference_ms_total += self.last_inference_ms
             self.inferences += 1
+            self.input_px_total += size * size * (2 if self.cfg.flip else 1)
             self._tokens -= 1.0
             inner = self._inner_edge_cut(boxes, x1, y1, x2, y2, image.shape[1], image.shape[0])
             all_boxes.append(boxes[~inner] + np.array([x1, y1, x1, y1], np.float32))
