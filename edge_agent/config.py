@@ -224,6 +224,17 @@ class TrackerConfig(Section):
     )
     coast_s: float = Field(1.0, gt=0, description="after this long unseen, predicted motion slows down")
     confirm_hits: int = Field(3, ge=1, le=30, description="detections before a track is real")
+    still_threshold: float = Field(
+        0.55,
+        ge=0.0,
+        le=1.0,
+        description="a track that has not moved since it appeared is real only when the median of "
+        "its scores reaches this (Frigate's threshold; a cone that scores 0.46-0.50 as a person)",
+    )
+    label_still_threshold: dict[str, Annotated[float, Field(ge=0.0, le=1.0)]] = Field(
+        default_factory=lambda: {"car": 0.22, "bus": 0.22, "truck": 0.22},
+        description="per-label still_threshold (parked vehicles seen from above score low)",
+    )
     tentative_max_unseen_s: float = Field(
         0.6, gt=0, description="an unconfirmed track unseen this long is dropped silently"
     )

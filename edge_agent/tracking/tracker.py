@@ -9,6 +9,7 @@ pair first, which for a few boxes gives the same answer as an optimal assignment
 
 from __future__ import annotations
 
+import statistics
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -40,6 +41,9 @@ class Track:
     seen_this_frame: bool = True
     velocity: tuple[float, float] = (0.0, 0.0)  # box centre, pixels per second
     centres: deque[tuple[int, float, float]] = field(default_factory=lambda: deque(maxlen=HISTORY))
+    scores: deque[float] = field(default_factory=lambda: deque(maxlen=HISTORY))
+    first_centre: tuple[float, float] = (0.0, 0.0)
+    moved: bool = False  # has moved from where it appeared (a real object, whatever it scores)
     _predicted_ns: int = 0
 
     @property
@@ -165,9 +169,21 @@ class Tracker:
         t.last_seen_ns, t.last_wall = frame.mono_ns, frame.wall
         t.seen_this_frame = True
         t.centres.append((frame.mono_ns, nx, ny))
-        if t.hits >= self.cfg.confirm_hits:
+        t.scores.append(d.score)
+        if not t.moved:
+            first = t.first_centre
+            t.moved = max(abs(nx - first[0]), abs(ny - first[1])) >= self.cfg.stationary_move * max(
+                d.box[3] - d.box[1], 1.0
+            )
+        if t.hits >= self.cfg.confirm_hits and (t.moved or self._sure(t)):
             t.confirmed = True
         self._update_stationary(t)
+
+    def _sure(self, t: Track) -> bool:
+        """Frigate's rule for a track that has not moved: the median of its scores (padded with
+        zeros to `confirm_hits`, three by default as in Frigate) reaches the label's threshold."""
+        median = statistics.median([*t.scores, *[0.0] * (self.cfg.confirm_hits - len(t.scores))])
+        return median >= self.cfg.label_still_threshold.get(t.label, self.cfg.still_threshold)
 
     def _update_stationary(self, t: Track) -> None:
         now = t.centres[-1][0]
@@ -211,7 +227,9 @@ class Tracker:
         )
         t.labels[d.label] += 1
         t.centres.append((frame.mono_ns, cx, cy))
-        t.confirmed = self.cfg.confirm_hits <= 1
+        t.scores.append(d.score)
+        t.first_centre = (cx, cy)
+        t.confirmed = self.cfg.confirm_hits <= 1 and self._sure(t)
         self._next_id += 1
         self.tracks.append(t)
 
