@@ -172,6 +172,29 @@ class DetectorConfig(Section):
         default_factory=lambda: {"car": 0.22, "bus": 0.22, "truck": 0.22},
         description="per-label least score (vehicles seen from above score low)",
     )
+    max_person_area: float = Field(
+        0.15,
+        gt=0.0,
+        le=1.0,
+        description="a person box larger than this share of the frame is dropped (no one is that big "
+        "at a pole camera)",
+    )
+    night_min_score: float = Field(
+        0.3, ge=0.0, le=1.0, description="least score of a detection in the night (IR) profile"
+    )
+    night_label_min_score: dict[str, Annotated[float, Field(ge=0.0, le=1.0)]] = Field(
+        default_factory=dict, description="per-label least score in the night profile"
+    )
+    night_luma: float = Field(
+        40.0, ge=0.0, le=255.0, description="mean gray level below which the picture is night"
+    )
+    night_chroma: float = Field(
+        1.0,
+        ge=0.0,
+        le=255.0,
+        description="mean colour (max channel difference) below which the "
+        "picture is grey: the camera's infrared mode",
+    )
     min_box_px: float = Field(
         4.0, ge=0, description="least box side in frame pixels (a far person is 6-7 px wide)"
     )
