@@ -271,6 +271,16 @@ class TrackerConfig(Section):
     stationary_max_unseen_s: float = Field(
         900.0, gt=0, description="a parked track unseen this long (by sweeps) has ended"
     )
+    pusher_in_step: float = Field(
+        0.7,
+        gt=0,
+        le=1,
+        description="a person touching a bike/motorbike for this share of their shared frames walks it: "
+        "one event, riders: 1",
+    )
+    pusher_wait_s: float = Field(
+        2.0, ge=0, description="a person beside a bike/motorbike waits this long for it before an event"
+    )
     velocity_smoothing: float = Field(0.5, gt=0, le=1, description="weight of the newest velocity")
     rider_overlap: float = Field(
         0.4, gt=0, le=1, description="share of a person box on a bike/motorbike that makes a rider"
