@@ -271,6 +271,13 @@ class TrackerConfig(Section):
     stationary_max_unseen_s: float = Field(
         900.0, gt=0, description="a parked track unseen this long (by sweeps) has ended"
     )
+    duplicate_iou: float = Field(
+        0.4,
+        gt=0,
+        le=1,
+        description="an unmatched detection overlapping a track matched this frame this much starts "
+        "no track (1: off)",
+    )
     pusher_in_step: float = Field(
         0.7,
         gt=0,

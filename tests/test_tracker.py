@@ -193,3 +193,22 @@ def test_a_person_walking_a_bicycle_is_one_event_with_a_rider() -> None:
     }
     tracks, _ = run_pairs(passing, 200)
     assert sorted(t.label for t in tracks) == ["bicycle", "person"]
+
+
+def test_a_second_box_on_a_tracked_walker_starts_no_track() -> None:
+    """PETS09 walker 19 (ground truth as the detections) with a second, overlapping box of them
+    in every fifth frame (two boxes of one walker that the NMS kept, as in vtest frame 112):
+    one track throughout; with the rule off, the second box starts a track of its own."""
+    nineteen = walker(19)
+    dets = {f: [Detection(b, "person", 0.8)] for f, b in nineteen.items()}
+    for f, b in nineteen.items():
+        if f % 5 == 0:
+            w = b[2] - b[0]
+            dets[f].append(Detection((b[0] + 0.3 * w, b[1] + 4, b[2] + 0.3 * w, b[3] + 4), "person", 0.6))
+    tracker = Tracker(TrackerConfig())
+    off = Tracker(TrackerConfig(duplicate_iou=1.0))
+    for i in range(150):
+        tracker.update(frame(i), dets.get(i, []))
+        off.update(frame(i), dets.get(i, []))
+        assert len(tracker.tracks) == 1
+    assert max(t.id for t in off.tracks) > 1

@@ -211,11 +211,18 @@ class Tracker:
                 self._update(self.tracks[ti], dets[di], frame, riders.get(di, 0))
             matched = {di for _, di in pairs}
             for di, d in enumerate(dets):
-                if di not in matched:
+                if di not in matched and not self._duplicate(d):
                     self._new(d, frame, riders.get(di, 0))
             count_pairs(self.tracks)
             self._confirm(frame.mono_ns)
         return self._expire(frame.mono_ns)
+
+    def _duplicate(self, d: Detection) -> bool:
+        """A second box on an object a track has just been matched to (two overlapping boxes
+        of one walker that the NMS kept): a new track there would take the walker's identity."""
+        limit = self.cfg.duplicate_iou
+        seen = [t.box for t in self.tracks if t.seen_this_frame and family(t.label) == family(d.label)]
+        return limit < 1.0 and bool(seen) and float(iou_matrix([d.box], seen).max()) >= limit
 
     def _confirm(self, now_ns: int) -> None:
         """Ready tracks become real, unless they are one object pass with another track (a
