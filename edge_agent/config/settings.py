@@ -200,7 +200,32 @@ class DetectorConfig(Section):
         default_factory=lambda: {"car": 0.22, "bus": 0.22, "truck": 0.22},
         description="per-label least score (vehicles seen from above score low)",
     )
-    min_box_px: float = Field(8.0, ge=0, le=4096, description="least box side in frame pixels")
+    max_person_area: float = Field(
+        0.15,
+        gt=0.0,
+        le=1.0,
+        description="a person box larger than this share of the frame is dropped (no one is that big "
+        "at a pole camera)",
+    )
+    night_min_score: float = Field(
+        0.3, ge=0.0, le=1.0, description="least score of a detection in the night (IR) profile"
+    )
+    night_label_min_score: dict[str, Annotated[float, Field(ge=0.0, le=1.0)]] = Field(
+        default_factory=dict, description="per-label least score in the night profile"
+    )
+    night_luma: float = Field(
+        40.0, ge=0.0, le=255.0, description="mean gray level below which the picture is night"
+    )
+    night_chroma: float = Field(
+        1.0,
+        ge=0.0,
+        le=255.0,
+        description="mean colour (max channel difference) below which the "
+        "picture is grey: the camera's infrared mode",
+    )
+    min_box_px: float = Field(
+        4.0, ge=0, le=4096, description="least box side in frame pixels (a far person is 6-7 px wide)"
+    )
     nms_iou: float = Field(0.5, gt=0.0, le=1.0, description="overlap above which boxes are merged")
     box_voting: bool = Field(True, description="a kept box is the score-weighted mean of those it merges")
     flip: bool = Field(
@@ -216,6 +241,12 @@ class DetectorConfig(Section):
         0.5, gt=0.0, le=1.0, description="overlap with a live track box that lets track_min_score apply"
     )
     crop_min_side: int = Field(256, ge=64, le=4096, description="least crop side in frame pixels")
+    crop_context: float = Field(
+        3.0,
+        ge=0.0,
+        le=10.0,
+        description="least crop side as a multiple of the largest object in it (0: off)",
+    )
     crop_padding: float = Field(0.25, ge=0.0, le=2.0, description="padding around what a crop covers")
     crop_merge_overlap: float = Field(0.3, ge=0.0, le=1.0, description="merge crops overlapping this much")
     crop_edge_px: float = Field(
@@ -258,6 +289,17 @@ class TrackerConfig(Section):
         1.0, gt=0, le=60, description="after this long unseen, predicted motion slows down"
     )
     confirm_hits: int = Field(3, ge=1, le=30, description="detections before a track is real")
+    still_threshold: float = Field(
+        0.55,
+        ge=0.0,
+        le=1.0,
+        description="a track that has not moved since it appeared is real only when the median of "
+        "its scores reaches this (Frigate's threshold; a cone that scores 0.46-0.50 as a person)",
+    )
+    label_still_threshold: dict[str, Annotated[float, Field(ge=0.0, le=1.0)]] = Field(
+        default_factory=lambda: {"car": 0.22, "bus": 0.22, "truck": 0.22},
+        description="per-label still_threshold (parked vehicles seen from above score low)",
+    )
     tentative_max_unseen_s: float = Field(
         0.6, gt=0, le=60, description="an unconfirmed track unseen this long is dropped silently"
     )
@@ -270,6 +312,26 @@ class TrackerConfig(Section):
     )
     stationary_max_unseen_s: float = Field(
         900.0, gt=0, le=86400, description="a parked track unseen this long (by sweeps) has ended"
+    )
+    duplicate_iou: float = Field(
+        0.4,
+        gt=0,
+        le=1,
+        description="an unmatched detection overlapping a track matched this frame this much starts "
+        "no track (1: off)",
+    )
+    pusher_in_step: float = Field(
+        0.7,
+        gt=0,
+        le=1,
+        description="a person touching a bike/motorbike for this share of their shared frames walks it: "
+        "one event, riders: 1",
+    )
+    pusher_wait_s: float = Field(
+        2.0,
+        ge=0,
+        le=30,
+        description="a person beside a bike/motorbike waits this long for it before an event",
     )
     velocity_smoothing: float = Field(0.5, gt=0, le=1, description="weight of the newest velocity")
     rider_overlap: float = Field(

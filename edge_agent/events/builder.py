@@ -32,7 +32,7 @@ from edge_agent.events.alarms import fired
 from edge_agent.events.counts import LineCounts
 from edge_agent.events.thumbnails import Jpeg, ThumbnailPicker, snapshot
 from edge_agent.events.zones import Zones
-from edge_agent.geometry import bottom_centre, normalise
+from edge_agent.geometry import Box, bottom_centre, normalise
 from edge_agent.sources import Frame
 from edge_agent.tracking import Track, TrackerOutput
 
@@ -52,6 +52,7 @@ class EventState:
     crossings: list[Crossing] = field(default_factory=list)
     path: list[tuple[int, float, float]] = field(default_factory=list)  # mono_ns, x, y (0..1)
     stationary: bool = False
+    box: Box | None = None  # the last box the detector saw (never a coasting prediction)
 
 
 class EventBuilder:
@@ -114,7 +115,7 @@ class EventBuilder:
             self.picker.offer(t.id, frame.image, t.box, t.score, frame.wall)
         state = self.states.get(t.id)
         if state is None:
-            state = EventState(id="", track=t, stationary=t.stationary)
+            state = EventState(id="", track=t, stationary=t.stationary, box=t.box)
             self.states[t.id] = state
             self._zones_changed(frame, state, t)
             out += self._send(frame, state, "start")
@@ -123,6 +124,8 @@ class EventBuilder:
             out += self._alarms(frame, state, t, state.zones)
             return out
         state.track = t
+        if t.seen_this_frame:
+            state.box = t.box
         entered = self._zones_changed(frame, state, t)
         out += self._alarms(frame, state, t, entered)
         if t.stationary != state.stationary:
@@ -217,7 +220,7 @@ class EventBuilder:
             end=t.last_wall if end else None,
             score=round(t.score, 3),
             top_score=round(t.top_score, 3),
-            box=normalise(t.box, frame.width, frame.height),
+            box=normalise(state.box or t.box, frame.width, frame.height),
             riders=t.riders,
             stationary=t.stationary,
             zones=list(state.visited) if end else sorted(state.zones),
