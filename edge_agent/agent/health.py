@@ -33,6 +33,7 @@ class Counters:
     inference_ms_total: float
     camera_ok: bool
     motion: bool
+    profile: str = "day"  # the detector's profile: "day", or "night" (an infrared picture)
 
 
 def cpu_seconds() -> float:
@@ -97,6 +98,7 @@ class StatsBuilder:
             "disk_free_mb": disk_free_mb,
             "camera_ok": counters.camera_ok,
             "motion": counters.motion,
+            "profile": counters.profile,
             "clock_synced": clock.synced(),
             "uptime_s": round(now - self.started),
             "version": __version__,

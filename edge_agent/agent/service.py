@@ -119,6 +119,7 @@ class Service:
             inference_ms_total=p.detector.inference_ms_total,
             camera_ok=self.source.stats.connected,
             motion=p.motion_switch.on,
+            profile=p.detector.profile,
         )
 
     def _stats_body(self, advance: bool = True) -> dict[str, Any]:
