@@ -96,3 +96,9 @@ def test_closed_port_is_named() -> None:
 def test_unknown_reasons_fall_back_to_the_plain_message() -> None:
     assert classify("something FFmpeg never said") is None
     assert "resolved" in (classify("Temporary failure in name resolution") or "")
+
+
+def test_numbers_in_ffmpeg_addresses_are_no_status() -> None:
+    noise = "[tcp @ 0x55d4403d8800] Connection to tcp://127.0.0.1:40340?timeout=0 failed: Connection refused"
+    assert "connection refused" in (classify(noise) or "")
+    assert "refused the user" in (classify("[rtsp @ 0x5] method OPTIONS failed: 401 (Unauthorized)") or "")

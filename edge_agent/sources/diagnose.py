@@ -29,15 +29,15 @@ print("opened" if cap.isOpened() else "closed")
 # (pattern in FFmpeg's output, what to tell the technician); the first match wins.
 REASONS: list[tuple[re.Pattern[str], str]] = [
     (
-        re.compile(r"401|Unauthorized", re.I),
+        re.compile(r"\bUnauthorized\b", re.I),
         "the camera refused the user/password (401 Unauthorized): check them in camera.source",
     ),
     (
-        re.compile(r"403|Forbidden", re.I),
+        re.compile(r"\bForbidden\b", re.I),
         "the camera refused this user (403 Forbidden): give the user the right to view the stream",
     ),
     (
-        re.compile(r"404|Not Found", re.I),
+        re.compile(r"\bNot Found\b", re.I),
         "the camera has no stream at that path (404 Not Found): check the path in camera.source",
     ),
     (
@@ -57,6 +57,8 @@ REASONS: list[tuple[re.Pattern[str], str]] = [
 
 
 def classify(ffmpeg_output: str) -> str | None:
+    # FFmpeg prefixes its lines with "[rtsp @ 0x55d4403…]": a number in an address is no status.
+    ffmpeg_output = re.sub(r"0x[0-9a-fA-F]+", "", ffmpeg_output)
     for pattern, reason in REASONS:
         if pattern.search(ffmpeg_output):
             return reason
