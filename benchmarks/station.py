@@ -86,7 +86,7 @@ def bench_ingest(engine: Engine, store: PictureStore, n: int, db_path: Path | No
         for topic, payload in msgs[k : k + batch_max]:
             rec = classify("edge", topic, payload, 4 * 2**20)
             if isinstance(rec, PictureRecord):
-                store.put(rec.data, sync=False)
+                store.put(rec.data, sync=False, sha256=rec.sha256)
             batch.append(Received("ward", time.time_ns() // 1000, rec))
         store.sync()  # as the ingest writer does: pictures durable, then the rows
         archive.store(batch)
