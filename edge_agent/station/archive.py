@@ -90,7 +90,7 @@ class Archive:
             for item in kept:
                 self._device(item.record.device, item, fleet)  # type: ignore[union-attr]
             if fleet.devices:
-                conn.execute(self.sql.new_devices, list(fleet.devices.values()))
+                self.sql.new_devices(conn, list(fleet.devices.values()))
             came = self._pictures(conn, kept, result, fleet)
             self._device_messages(conn, kept, result, fleet)
             self._events(conn, kept, result, fleet, came)
@@ -125,7 +125,7 @@ class Archive:
             result.rejected += 1
             result.counts[f"rejected: {rec.reason.split(':')[0]}"] += 1
         if rows:
-            conn.execute(self.sql.insert_rejects, rows)
+            self.sql.insert_rejects(conn, rows)
 
     # -- the fleet ---------------------------------------------------------------------------
 
@@ -141,7 +141,7 @@ class Archive:
         for device, top in f.max_seq.items():
             f.device_values.setdefault(device, {})["max_seq"] = top
         if f.cameras:
-            conn.execute(self.sql.new_cameras, [{"device": d, "camera": c} for d, c in sorted(f.cameras)])
+            self.sql.new_cameras(conn, [{"device": d, "camera": c} for d, c in sorted(f.cameras)])
         devices = ({"k_device": d, **v} for d, v in sorted(f.device_values.items()))
         for group in _by_columns(devices):
             conn.execute(self.sql.device_seen, group)
@@ -185,7 +185,7 @@ class Archive:
                 )
             self._fleet_news(item, rec, status_of, f)
         if rows:
-            conn.execute(self.sql.insert_device_messages, rows)
+            self.sql.insert_device_messages(conn, rows)
 
     def _fleet_news(
         self, item: Received, rec: DeviceRecord, status_of: dict[str, str | None], f: _Fleet
@@ -238,8 +238,8 @@ class Archive:
                     "broker": item.broker,
                 },
             )
-        conn.execute(self.sql.new_pictures, sorted(pics.values(), key=lambda p: p["sha256"]))
-        fresh = {tuple(r) for r in conn.execute(self.sql.new_picture_uses, list(uses.values()))}
+        self.sql.new_pictures(conn, sorted(pics.values(), key=lambda p: p["sha256"]))
+        fresh = {tuple(r) for r in self.sql.new_picture_uses(conn, list(uses.values()))}
         came: set[Thumb] = set()
         for _, rec in mine:
             key = (rec.kind, rec.device, rec.camera, rec.event_id, rec.sha256)
@@ -280,7 +280,7 @@ class Archive:
                 },
             )
         fresh = (
-            {(d, int(s)) for d, s in conn.execute(self.sql.new_event_messages, list(rows.values()))}
+            {(d, int(s)) for d, s in self.sql.new_event_messages(conn, list(rows.values()))}
             if rows
             else set()
         )
@@ -294,7 +294,7 @@ class Archive:
         written = self._event_rows(conn, new, f, came)
         thumbs = sorted(t for t in came if t[:2] not in written)  # events not in this batch
         if thumbs:
-            conn.execute(self.sql.thumb_ok, [{"k_device": d, "k_event": e, "k_sha": s} for d, e, s in thumbs])
+            self.sql.thumb_ok(conn, [{"k_device": d, "k_event": e, "k_sha": s} for d, e, s in thumbs])
 
     def _event_rows(
         self, conn: Connection, new: list[tuple[Event, int]], f: _Fleet, came: set[Thumb]
@@ -311,5 +311,5 @@ class Archive:
         tops = {d: self._max_seq.get(d) for d in arrivals}
         for part in chunks(unknown):
             tops |= {r.device: r.max_seq for r in conn.execute(device_rows(part))}
-        f.max_seq.update(record_seqs(conn, arrivals, tops))
+        f.max_seq.update(record_seqs(conn, arrivals, tops, self.sql.insert_gaps))
         return store_events(conn, self.sql, new, came)

@@ -20,7 +20,13 @@ from typing import Any
 from sqlalchemy import Connection
 
 from edge_agent.contract import Event
-from edge_agent.station.db.statements import Statements, chunks, events_by_keys, thumbs_present
+from edge_agent.station.db.statements import (
+    EVENT_UPDATED,
+    Statements,
+    chunks,
+    events_by_keys,
+    thumbs_present,
+)
 
 Thumb = tuple[str, str, str]  # device, event_id, sha256
 
@@ -85,23 +91,6 @@ def _merge(v: dict[str, Any], e: Event, received_us: int) -> bool:
     return newest
 
 
-UPDATED = (
-    "score",
-    "zones",
-    "lines",
-    "clock_synced",
-    "last_received_us",
-    "messages",
-    "label",
-    "last_type",
-    "last_seq",
-    "stationary",
-    "end_us",
-    "thumb_sha256",
-    "thumb_status",
-)
-
-
 def store_events(
     conn: Connection, sql: Statements, new: Sequence[tuple[Event, int]], came: set[Thumb]
 ) -> set[tuple[str, str]]:
@@ -121,11 +110,13 @@ def store_events(
             row.named = True
     _thumb_status(conn, rows, came)
     inserts = [r.values for r in rows.values() if r.id is None]
-    updates = [{"k_id": r.id, **{k: r.values[k] for k in UPDATED}} for r in rows.values() if r.id is not None]
+    updates = [
+        {"k_id": r.id, **{k: r.values[k] for k in EVENT_UPDATED}} for r in rows.values() if r.id is not None
+    ]
     if inserts:
-        conn.execute(sql.insert_events, inserts)
+        sql.insert_events(conn, inserts)
     if updates:
-        conn.execute(sql.update_events, updates)
+        sql.update_events(conn, updates)
     return set(rows)
 
 

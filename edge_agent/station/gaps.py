@@ -14,10 +14,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, and_, delete, insert, or_, select
+from sqlalchemy import Connection, and_, delete, or_, select
 
 from edge_agent.station.db.schema import seq_gaps
-from edge_agent.station.db.statements import chunks
+from edge_agent.station.db.statements import Bulk, chunks
 
 
 @dataclass(slots=True)
@@ -52,7 +52,10 @@ def _load(conn: Connection, ranges: Mapping[str, tuple[int, int]]) -> dict[str, 
 
 
 def record_seqs(
-    conn: Connection, arrivals: Mapping[str, Sequence[tuple[int, int]]], tops: Mapping[str, int | None]
+    conn: Connection,
+    arrivals: Mapping[str, Sequence[tuple[int, int]]],
+    tops: Mapping[str, int | None],
+    insert_gaps: Bulk,
 ) -> dict[str, int]:
     """Open and fill gaps for each pole's new `(seq, received_us)`, in the order they came.
 
@@ -92,7 +95,7 @@ def record_seqs(
     for part in chunks(filled):
         conn.execute(delete(seq_gaps).where(seq_gaps.c.id.in_(part)))
     if opened:
-        conn.execute(insert(seq_gaps), opened)
+        insert_gaps(conn, opened)
     return result
 
 

@@ -1,20 +1,34 @@
 """The ingest path's statements, built once per dialect and run once per batch.
 
-A batch of messages costs a fixed handful of statements whatever its size: multi-row inserts
-(`executemany`, which SQLAlchemy turns into multi-row VALUES with RETURNING, and psycopg runs in
-one pipeline), `INSERT … ON CONFLICT DO NOTHING RETURNING <key>` to learn which rows were new,
-and `IN` look-ups of the batch's keys. The statements here are compiled once and cached by
-SQLAlchemy; the look-ups take their key lists as expanding parameters.
+A batch of messages costs a fixed handful of statements whatever its size: many rows per
+statement (`Bulk`: executemany on SQLite, one array per column on PostgreSQL),
+`INSERT … ON CONFLICT DO NOTHING RETURNING <key>` to learn which rows were new, and `IN`
+look-ups of the batch's keys. The statements here are compiled once and cached by SQLAlchemy;
+the look-ups take their key lists as expanding parameters.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, and_, bindparam, insert, select, tuple_, update
+from sqlalchemy import (
+    Connection,
+    Select,
+    String,
+    Table,
+    Text,
+    and_,
+    bindparam,
+    column,
+    func,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.types import TypeEngine
 
 from edge_agent.station.db.schema import (
     cameras,
@@ -40,53 +54,129 @@ def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
 
 
 @dataclass(frozen=True)
+class Bulk:
+    """One statement for many rows: executemany on SQLite (in-process, no round trips); on
+    PostgreSQL one execution with one array per column (`unnest`), so a batch is one round trip
+    and one short query text whatever its size."""
+
+    stmt: Any
+    arrays: tuple[str, ...] = ()  # PostgreSQL: the parameters, one array each, in this order
+
+    def __call__(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> Any:
+        if not self.arrays:
+            return conn.execute(self.stmt, list(rows))
+        return conn.execute(self.stmt, {n: [r[n] for r in rows] for n in self.arrays})
+
+
+# The columns an events row's later messages may change (update_events sets them by k_id).
+EVENT_UPDATED = (
+    "score",
+    "zones",
+    "lines",
+    "clock_synced",
+    "last_received_us",
+    "messages",
+    "label",
+    "last_type",
+    "last_seq",
+    "stationary",
+    "end_us",
+    "thumb_sha256",
+    "thumb_status",
+)
+
+
+@dataclass(frozen=True)
 class Statements:
-    new_event_messages: Any  # executemany; RETURNING the (device, seq) of the rows that were new
-    insert_events: Any
-    update_events: Any  # by k_id
-    new_pictures: Any
-    new_picture_uses: Any  # executemany; RETURNING the keys of the uses that were new
-    thumb_ok: Any  # by k_device, k_event, k_sha
-    insert_device_messages: Any
-    new_devices: Any
-    new_cameras: Any
-    device_seen: Any  # by k_device; one executemany per set of columns
+    new_event_messages: Bulk  # RETURNING the (device, seq) of the rows that were new
+    insert_events: Bulk
+    update_events: Bulk  # by k_id
+    new_pictures: Bulk
+    new_picture_uses: Bulk  # RETURNING the keys of the uses that were new
+    thumb_ok: Bulk  # by k_device, k_event, k_sha
+    insert_device_messages: Bulk
+    new_devices: Bulk
+    new_cameras: Bulk
+    insert_rejects: Bulk
+    insert_gaps: Bulk
+    device_seen: Any  # by k_device; one executemany per set of columns (a few rows a batch)
     camera_update: Any  # by k_device, k_camera
-    insert_rejects: Any
-    insert_gaps: Any
+
+
+def _columns(table: Table, names: Sequence[str] | None = None) -> list[str]:
+    return list(names) if names else [c.name for c in table.columns if c.name != "id"]
+
+
+def _unnest(types: Mapping[str, TypeEngine[Any]]) -> Any:
+    """`unnest(:a::T[], :b::U[], ...) AS v(a, b, ...)`: the batch as a relation on PostgreSQL.
+    Strings go as unbounded text: a value too long must fail in the column, never be cut by
+    the cast."""
+    arrays = [
+        bindparam(n, type_=postgresql.ARRAY(Text() if isinstance(t, String) else t)) for n, t in types.items()
+    ]
+    return (
+        func.unnest(*arrays).table_valued(*(column(n, t) for n, t in types.items())).render_derived(name="v")
+    )
+
+
+def _insert(dialect: str, table: Table, names: Sequence[str] | None = None, ignore: bool = False) -> Any:
+    cols = _columns(table, names)
+    if dialect != "postgresql":
+        stmt = sqlite.insert(table)
+        return Bulk(stmt.on_conflict_do_nothing() if ignore else stmt)
+    v = _unnest({n: table.c[n].type for n in cols})
+    pg = postgresql.insert(table).from_select(cols, select(*(v.c[n] for n in cols)))
+    return Bulk(pg.on_conflict_do_nothing() if ignore else pg, tuple(cols))
+
+
+def _returning(bulk: Bulk, *cols: Any) -> Bulk:
+    return Bulk(bulk.stmt.returning(*cols), bulk.arrays)
+
+
+def _update_events(dialect: str) -> Bulk:
+    if dialect != "postgresql":
+        return Bulk(update(events).where(events.c.id == bindparam("k_id")))
+    v = _unnest({"k_id": events.c.id.type, **{n: events.c[n].type for n in EVENT_UPDATED}})
+    stmt = update(events).where(events.c.id == v.c.k_id).values({n: v.c[n] for n in EVENT_UPDATED})
+    return Bulk(stmt, ("k_id", *EVENT_UPDATED))
+
+
+def _thumb_ok(dialect: str) -> Bulk:
+    e = events.c
+    if dialect != "postgresql":
+        where = and_(
+            e.device == bindparam("k_device"),
+            e.event_id == bindparam("k_event"),
+            e.thumb_sha256 == bindparam("k_sha"),
+        )
+        return Bulk(update(events).where(where).values(thumb_status="ok"))
+    v = _unnest({"k_device": e.device.type, "k_event": e.event_id.type, "k_sha": e.thumb_sha256.type})
+    where = and_(e.device == v.c.k_device, e.event_id == v.c.k_event, e.thumb_sha256 == v.c.k_sha)
+    return Bulk(update(events).where(where).values(thumb_status="ok"), ("k_device", "k_event", "k_sha"))
 
 
 def build(dialect: str) -> Statements:
-    ins = postgresql.insert if dialect == "postgresql" else sqlite.insert
     u = picture_uses.c
     return Statements(
-        new_event_messages=ins(event_messages)
-        .on_conflict_do_nothing()
-        .returning(event_messages.c.device, event_messages.c.seq),
-        insert_events=insert(events),
-        update_events=update(events).where(events.c.id == bindparam("k_id")),
-        new_pictures=ins(pictures).on_conflict_do_nothing(),
-        new_picture_uses=ins(picture_uses)
-        .on_conflict_do_nothing()
-        .returning(u.kind, u.device, u.camera, u.event_id, u.sha256),
-        thumb_ok=update(events)
-        .where(
-            and_(
-                events.c.device == bindparam("k_device"),
-                events.c.event_id == bindparam("k_event"),
-                events.c.thumb_sha256 == bindparam("k_sha"),
-            )
-        )
-        .values(thumb_status="ok"),
-        insert_device_messages=insert(device_messages),
-        new_devices=ins(devices).on_conflict_do_nothing(),
-        new_cameras=ins(cameras).on_conflict_do_nothing(),
+        new_event_messages=_returning(
+            _insert(dialect, event_messages, ignore=True), event_messages.c.device, event_messages.c.seq
+        ),
+        insert_events=_insert(dialect, events),
+        update_events=_update_events(dialect),
+        new_pictures=_insert(dialect, pictures, ignore=True),
+        new_picture_uses=_returning(
+            _insert(dialect, picture_uses, ignore=True), u.kind, u.device, u.camera, u.event_id, u.sha256
+        ),
+        thumb_ok=_thumb_ok(dialect),
+        insert_device_messages=_insert(dialect, device_messages),
+        new_devices=_insert(dialect, devices, ("device", "broker", "first_seen_us"), ignore=True),
+        new_cameras=_insert(dialect, cameras, ("device", "camera"), ignore=True),
+        insert_rejects=_insert(dialect, rejects),
+        insert_gaps=_insert(dialect, seq_gaps),
         device_seen=update(devices).where(devices.c.device == bindparam("k_device")),
         camera_update=update(cameras).where(
             and_(cameras.c.device == bindparam("k_device"), cameras.c.camera == bindparam("k_camera"))
         ),
-        insert_rejects=insert(rejects),
-        insert_gaps=insert(seq_gaps),
     )
 
 
