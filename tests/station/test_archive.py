@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, select
+from sqlalchemy.exc import DBAPIError
 
 from edge_agent.station.archive import Archive, Received
 from edge_agent.station.db.engine import connect
@@ -27,7 +28,7 @@ from edge_agent.station.db.schema import (
     seq_gaps,
 )
 from edge_agent.station.gaps import gaps_of
-from edge_agent.station.inbox import EventRecord, PictureRecord, classify
+from edge_agent.station.inbox import DeviceRecord, EventRecord, PictureRecord, classify
 from edge_agent.station.pictures import PictureStore
 from tests.station.factory import event, jpeg, thumbnail
 
@@ -121,6 +122,23 @@ def test_a_thumbnail_in_the_batch_of_a_late_message_of_its_event_makes_it_ok(
         row = c.execute(select(events)).one()
         assert c.execute(select(seq_gaps)).first() is None
     assert (row.last_seq, row.last_type, row.messages, row.thumb_status) == (5, "end", 2, "ok")
+
+
+def test_a_value_too_long_for_its_column_fails_the_batch_never_cut(engine: Engine, db_url: str) -> None:
+    """PostgreSQL gets a batch as arrays: a string too long for its column must fail the whole
+    batch (the writer then stores its messages one by one), never be cut short by a cast."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("SQLite does not enforce VARCHAR lengths")
+    archive = Archive(engine)
+    good = classify("edge", *event("pole1", 1), 4 * 2**20)
+    bad = DeviceRecord("stats", "p" * 70, "", b"{}", None)  # past the inbox, which refuses it
+    with pytest.raises(DBAPIError):
+        archive.store([Received("ward", 1, good), Received("ward", 2, bad)])
+    with engine.connect() as c:
+        assert c.execute(select(devices)).first() is None
+    archive.store([Received("ward", 1, good)])
+    with engine.connect() as c:
+        assert c.execute(select(devices.c.device)).scalars().all() == ["pole1"]
 
 
 def test_hostile_payloads_are_rejected_with_a_counted_reason(engine: Engine, tmp_path: Path) -> None:
