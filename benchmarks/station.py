@@ -25,6 +25,7 @@ from pathlib import Path
 
 from common import REPO, table, timing, write
 from sqlalchemy import Engine, text
+from sqlalchemy import event as sa_event
 
 from edge_agent.station import cases
 from edge_agent.station.archive import Archive, Received
@@ -79,6 +80,12 @@ def bench_ingest(engine: Engine, store: PictureStore, n: int, db_path: Path | No
             event(device, seq + 1, n=i, type="end", thumb=pic, label=label, start=start),
         ]
     batch_max = 500
+    statements = [0]
+
+    def count(*_: object, **__: object) -> None:
+        statements[0] += 1
+
+    sa_event.listen(engine, "before_cursor_execute", count)
     t = time.perf_counter()
     cpu = time.process_time()
     for k in range(0, len(msgs), batch_max):
@@ -86,12 +93,14 @@ def bench_ingest(engine: Engine, store: PictureStore, n: int, db_path: Path | No
         for topic, payload in msgs[k : k + batch_max]:
             rec = classify("edge", topic, payload, 4 * 2**20)
             if isinstance(rec, PictureRecord):
-                store.put(rec.data, sync=False)
+                store.put(rec.data, sync=False, sha256=rec.sha256)
             batch.append(Received("ward", time.time_ns() // 1000, rec))
         store.sync()  # as the ingest writer does: pictures durable, then the rows
         archive.store(batch)
     wall = time.perf_counter() - t
     cpu = time.process_time() - cpu
+    sa_event.remove(engine, "before_cursor_execute", count)
+    batches = -(-len(msgs) // batch_max)
     db = db_bytes(engine, db_path) - before
     pics = dir_bytes(store.root)
     return {
@@ -100,6 +109,7 @@ def bench_ingest(engine: Engine, store: PictureStore, n: int, db_path: Path | No
         "events_per_s": round(n / wall, 1),
         "messages_per_s": round(len(msgs) / wall, 1),
         "cpu_s_per_1000_events": round(1000 * cpu / n, 3),
+        "statements_per_batch": round(statements[0] / batches, 1),  # of 500 messages
         "db_bytes_per_million_events": int(db / n * 1e6),
         "picture_bytes_per_million_events": int(pics / n * 1e6),
         "archive_bytes_per_million_events": int((db + pics) / n * 1e6),

@@ -1,29 +1,36 @@
 """Store classified messages in one transaction: rows, dedupe, seq gaps, thumbnail checks.
 
 The caller has already written every picture file durably (`PictureStore.put` + `sync`); after
-`store()` returns, the whole batch is committed and may be acknowledged to the broker. One writer
-(the ingest thread) owns the fleet rows, so it keeps what it knows of them in memory, updated
-only once a batch has committed.
+`store()` returns, the whole batch is committed and may be acknowledged to the broker.
+
+A batch costs a fixed handful of statements whatever its size (set-based: multi-row inserts,
+`ON CONFLICT DO NOTHING RETURNING` for the dedupe, `IN` look-ups of the batch's keys), so the
+same result as storing its messages one by one in the order they came, at a fraction of the
+round trips. One writer (the ingest thread) owns the fleet rows, so it keeps what it knows of
+them in memory, updated only once a batch has committed.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine
 
 from edge_agent.contract import Event
 from edge_agent.station.db.ops import bump
-from edge_agent.station.db.statements import build
-from edge_agent.station.gaps import record_seq
+from edge_agent.station.db.statements import build, chunks, dedupe_seen, device_rows
+from edge_agent.station.eventrows import Thumb, store_events, us
+from edge_agent.station.gaps import record_seqs
 from edge_agent.station.inbox import DeviceRecord, EventRecord, PictureRecord, Record, Reject
 from edge_agent.station.thumbcheck import flag_thumbnails
 
 HEAD_BYTES = 512
+
+__all__ = ["Archive", "BatchResult", "Received", "us"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,28 +47,31 @@ class BatchResult:
     rejected: int = 0
     counts: Counter[str] = field(default_factory=Counter)
 
+    def add(self, new: bool) -> None:
+        if new:
+            self.stored += 1
+        else:
+            self.duplicates += 1
+        self.counts["stored" if new else "duplicates"] += 1
+
 
 @dataclass
-class _Pending:
-    """What this batch learnt about the fleet, kept only if it commits."""
+class _Fleet:
+    """What this batch does to the fleet rows, written once at its end, kept only if it commits."""
 
-    devices: set[str] = field(default_factory=set)
-    cameras: set[tuple[str, str]] = field(default_factory=set)
+    devices: dict[str, dict[str, Any]] = field(default_factory=dict)  # new device -> its row
+    cameras: set[tuple[str, str]] = field(default_factory=set)  # new cameras
+    device_values: dict[str, dict[str, Any]] = field(default_factory=dict)
+    camera_values: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     max_seq: dict[str, int] = field(default_factory=dict)
-    device_event: dict[str, int] = field(default_factory=dict)
-    camera_event: dict[tuple[str, str], int] = field(default_factory=dict)
 
 
-def us(t: datetime) -> int:
-    return int(t.timestamp() * 1_000_000)
-
-
-def _tags(values: list[str]) -> str:
-    return "," + ",".join(sorted(set(values))) + "," if values else ""
-
-
-def _merge_tags(old: str, new: list[str]) -> str:
-    return _tags([v for v in old.strip(",").split(",") if v] + new)
+def _by_columns(rows: Iterable[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Group update parameters by the columns they set (one executemany per group)."""
+    groups: dict[frozenset[str], list[dict[str, Any]]] = {}
+    for r in rows:
+        groups.setdefault(frozenset(r), []).append(r)
+    return list(groups.values())
 
 
 class Archive:
@@ -73,25 +83,35 @@ class Archive:
         self._max_seq: dict[str, int | None] = {}
 
     def store(self, batch: list[Received]) -> BatchResult:
-        result, pending = BatchResult(), _Pending()
+        result, fleet = BatchResult(), _Fleet()
         with self.engine.begin() as conn:
-            for item in batch:
-                self._one(conn, item, result, pending)
-            self._flush(conn, pending)
+            self._rejects(conn, [i for i in batch if isinstance(i.record, Reject)], result)
+            kept = [i for i in batch if not isinstance(i.record, Reject)]
+            for item in kept:
+                self._device(item.record.device, item, fleet)  # type: ignore[union-attr]
+            if fleet.devices:
+                self.sql.new_devices(conn, list(fleet.devices.values()))
+            came = self._pictures(conn, kept, result, fleet)
+            self._device_messages(conn, kept, result, fleet)
+            self._events(conn, kept, result, fleet, came)
+            self._flush(conn, fleet)
             bump(conn, result.counts)
-        self._devices |= pending.devices
-        self._cameras |= pending.cameras
-        self._max_seq.update(pending.max_seq)
+        self._devices |= set(fleet.devices)
+        self._cameras |= fleet.cameras
+        self._max_seq.update(fleet.max_seq)
         return result
 
     def flag_thumbnails(self, older_than_us: int) -> int:
         return flag_thumbnails(self.engine, older_than_us)
 
-    def _one(self, conn: Connection, item: Received, result: BatchResult, p: _Pending) -> None:
-        rec = item.record
-        if isinstance(rec, Reject):
-            conn.execute(
-                self.sql.insert_reject,
+    # -- rejects -----------------------------------------------------------------------------
+
+    def _rejects(self, conn: Connection, items: list[Received], result: BatchResult) -> None:
+        rows = []
+        for item in items:
+            rec = item.record
+            assert isinstance(rec, Reject)
+            rows.append(
                 {
                     "received_us": item.received_us,
                     "broker": item.broker,
@@ -100,111 +120,114 @@ class Archive:
                     "size": len(rec.payload),
                     "sha256": hashlib.sha256(rec.payload).hexdigest(),
                     "head": rec.payload[:HEAD_BYTES],
-                },
+                }
             )
             result.rejected += 1
             result.counts[f"rejected: {rec.reason.split(':')[0]}"] += 1
-            return
-        self._device(conn, rec.device, item, p)
-        if isinstance(rec, EventRecord):
-            new = self._event(conn, item, rec, p)
-        elif isinstance(rec, PictureRecord):
-            new = self._picture(conn, item, rec, p)
-        else:
-            new = self._device_message(conn, item, rec, p)
-        key = "stored" if new else "duplicates"
-        result.counts[key] += 1
-        if new:
-            result.stored += 1
-        else:
-            result.duplicates += 1
+        if rows:
+            self.sql.insert_rejects(conn, rows)
 
     # -- the fleet ---------------------------------------------------------------------------
 
-    def _device(self, conn: Connection, device: str, item: Received, p: _Pending) -> None:
-        if device not in self._devices and device not in p.devices:
-            conn.execute(
-                self.sql.new_device,
-                {"device": device, "broker": item.broker, "first_seen_us": item.received_us},
-            )
-            p.devices.add(device)
+    def _device(self, device: str, item: Received, f: _Fleet) -> None:
+        if device not in self._devices and device not in f.devices:
+            f.devices[device] = {"device": device, "broker": item.broker, "first_seen_us": item.received_us}
 
-    def _camera(self, conn: Connection, device: str, camera: str, p: _Pending) -> None:
-        key = (device, camera)
-        if key not in self._cameras and key not in p.cameras:
-            conn.execute(self.sql.new_camera, {"device": device, "camera": camera})
-            p.cameras.add(key)
+    def _camera(self, device: str, camera: str, f: _Fleet) -> None:
+        if (device, camera) not in self._cameras:
+            f.cameras.add((device, camera))
 
-    def _flush(self, conn: Connection, p: _Pending) -> None:
-        for device, top in p.max_seq.items():
-            values: dict[str, Any] = {"k_device": device, "max_seq": top}
-            if device in p.device_event:
-                values["last_event_us"] = p.device_event.pop(device)
-            conn.execute(self.sql.device_seen, values)
-        for device, at in p.device_event.items():
-            conn.execute(self.sql.device_seen, {"k_device": device, "last_event_us": at})
-        for (device, camera), at in p.camera_event.items():
-            conn.execute(
-                self.sql.camera_update, {"k_device": device, "k_camera": camera, "last_event_us": at}
-            )
+    def _flush(self, conn: Connection, f: _Fleet) -> None:
+        for device, top in f.max_seq.items():
+            f.device_values.setdefault(device, {})["max_seq"] = top
+        if f.cameras:
+            self.sql.new_cameras(conn, [{"device": d, "camera": c} for d, c in sorted(f.cameras)])
+        devices = ({"k_device": d, **v} for d, v in sorted(f.device_values.items()))
+        for group in _by_columns(devices):
+            conn.execute(self.sql.device_seen, group)
+        cams = ({"k_device": d, "k_camera": c, **v} for (d, c), v in sorted(f.camera_values.items()))
+        for group in _by_columns(cams):
+            conn.execute(self.sql.camera_update, group)
 
-    def _device_message(self, conn: Connection, item: Received, rec: DeviceRecord, p: _Pending) -> bool:
-        if rec.dedupe is not None and conn.execute(self.sql.dedupe_seen, {"k_dedupe": rec.dedupe}).first():
-            return False
-        if rec.kind != "motion":
-            conn.execute(
-                self.sql.insert_device_message,
-                {
-                    "device": rec.device,
-                    "camera": rec.camera,
-                    "kind": rec.kind,
-                    "received_us": item.received_us,
-                    "broker": item.broker,
-                    "dedupe": rec.dedupe,
-                    "raw": rec.raw,
-                },
-            )
-        if rec.kind == "status":
-            from sqlalchemy import select
-
-            from edge_agent.station.db.schema import devices
-
-            status = rec.raw.decode()
-            old = conn.execute(select(devices.c.status).where(devices.c.device == rec.device)).scalar()
-            if old != status:
-                conn.execute(
-                    self.sql.device_seen,
-                    {"k_device": rec.device, "status": status, "status_us": item.received_us},
+    def _device_messages(
+        self, conn: Connection, items: list[Received], result: BatchResult, f: _Fleet
+    ) -> None:
+        mine = [(i, i.record) for i in items if isinstance(i.record, DeviceRecord)]
+        if not mine:
+            return
+        keys = list({r.dedupe for _, r in mine if r.dedupe is not None})
+        seen: set[str] = set()
+        for part in chunks(keys):
+            seen |= set(conn.execute(dedupe_seen(part)).scalars())
+        status_of: dict[str, str | None] = {}
+        polled = sorted({r.device for _, r in mine if r.kind == "status"})
+        for part in chunks(polled):
+            status_of |= {r.device: r.status for r in conn.execute(device_rows(part))}
+        rows = []
+        for item, rec in mine:
+            new = rec.dedupe is None or rec.dedupe not in seen
+            result.add(new)
+            if not new:
+                continue
+            if rec.dedupe is not None:
+                seen.add(rec.dedupe)
+            if rec.kind != "motion":
+                rows.append(
+                    {
+                        "device": rec.device,
+                        "camera": rec.camera,
+                        "kind": rec.kind,
+                        "received_us": item.received_us,
+                        "broker": item.broker,
+                        "dedupe": rec.dedupe,
+                        "raw": rec.raw,
+                    }
                 )
+            self._fleet_news(item, rec, status_of, f)
+        if rows:
+            self.sql.insert_device_messages(conn, rows)
+
+    def _fleet_news(
+        self, item: Received, rec: DeviceRecord, status_of: dict[str, str | None], f: _Fleet
+    ) -> None:
+        if rec.kind == "status":
+            status = rec.raw.decode()
+            if status_of.get(rec.device) != status:  # the time it changed: "offline since"
+                status_of[rec.device] = status
+                f.device_values.setdefault(rec.device, {}).update(status=status, status_us=item.received_us)
         elif rec.kind == "stats":
-            conn.execute(
-                self.sql.device_seen, {"k_device": rec.device, "stats": rec.raw, "stats_us": item.received_us}
-            )
+            f.device_values.setdefault(rec.device, {}).update(stats=rec.raw, stats_us=item.received_us)
         elif rec.kind in ("health", "motion"):
-            self._camera(conn, rec.device, rec.camera, p)
-            values: dict[str, Any] = (
-                {"health": rec.raw, "health_us": item.received_us}
-                if rec.kind == "health"
-                else {"motion": rec.raw.decode()}
-            )
-            conn.execute(self.sql.camera_update, {"k_device": rec.device, "k_camera": rec.camera, **values})
-        return True
+            self._camera(rec.device, rec.camera, f)
+            values = f.camera_values.setdefault((rec.device, rec.camera), {})
+            if rec.kind == "health":
+                values.update(health=rec.raw, health_us=item.received_us)
+            else:
+                values["motion"] = rec.raw.decode()
 
     # -- pictures ----------------------------------------------------------------------------
 
-    def _picture(self, conn: Connection, item: Received, rec: PictureRecord, p: _Pending) -> bool:
-        conn.execute(
-            self.sql.new_picture,
-            {
-                "sha256": rec.sha256,
-                "size": len(rec.data),
-                "first_received_us": item.received_us,
-                "last_used_us": item.received_us,
-            },
-        ).first()
-        new = (
-            conn.execute(
-                self.sql.new_picture_use,
+    def _pictures(
+        self, conn: Connection, items: list[Received], result: BatchResult, f: _Fleet
+    ) -> set[Thumb]:
+        """Store the batch's picture rows and uses; returns the thumbnails that came."""
+        mine = [(i, i.record) for i in items if isinstance(i.record, PictureRecord)]
+        if not mine:
+            return set()
+        pics: dict[str, dict[str, Any]] = {}
+        uses: dict[tuple[str, str, str, str, str], dict[str, Any]] = {}
+        for item, rec in mine:
+            pics.setdefault(
+                rec.sha256,
+                {
+                    "sha256": rec.sha256,
+                    "size": len(rec.data),
+                    "first_received_us": item.received_us,
+                    "last_used_us": item.received_us,
+                },
+            )
+            uses.setdefault(
+                (rec.kind, rec.device, rec.camera, rec.event_id, rec.sha256),
                 {
                     "kind": rec.kind,
                     "device": rec.device,
@@ -214,109 +237,79 @@ class Archive:
                     "received_us": item.received_us,
                     "broker": item.broker,
                 },
-            ).first()
-            is not None
-        )
-        self._camera(conn, rec.device, rec.camera, p)
-        if rec.kind == "snapshot":
-            conn.execute(
-                self.sql.camera_update,
-                {"k_device": rec.device, "k_camera": rec.camera, "snapshot_sha256": rec.sha256},
             )
-        else:
-            conn.execute(
-                self.sql.thumb_ok, {"k_device": rec.device, "k_event": rec.event_id, "k_sha": rec.sha256}
-            )
-        return new
+        self.sql.new_pictures(conn, sorted(pics.values(), key=lambda p: p["sha256"]))
+        fresh = {tuple(r) for r in self.sql.new_picture_uses(conn, list(uses.values()))}
+        came: set[Thumb] = set()
+        for _, rec in mine:
+            key = (rec.kind, rec.device, rec.camera, rec.event_id, rec.sha256)
+            result.add(key in fresh)
+            fresh.discard(key)  # the same use twice in a batch: the second is a duplicate
+            self._camera(rec.device, rec.camera, f)
+            if rec.kind == "snapshot":
+                f.camera_values.setdefault((rec.device, rec.camera), {})["snapshot_sha256"] = rec.sha256
+            else:
+                came.add((rec.device, rec.event_id, rec.sha256))
+        return came
 
     # -- events ------------------------------------------------------------------------------
 
-    def _event(self, conn: Connection, item: Received, rec: EventRecord, p: _Pending) -> bool:
-        e = rec.event
-        thumb = e.thumbnail.sha256 if e.thumbnail else None
-        pole = e.end if e.type == "end" and e.end is not None else e.start
-        row = conn.execute(
-            self.sql.new_event_message,
-            {
-                "device": e.device,
-                "camera": e.camera,
-                "seq": e.seq,
-                "event_id": e.id,
-                "type": e.type,
-                "pole_us": us(pole),
-                "received_us": item.received_us,
-                "broker": item.broker,
-                "thumb_sha256": thumb,
-                "clock_synced": e.clock.synced,
-                "raw": rec.raw,
-            },
-        ).first()
-        if row is None:
-            return False
-        top = p.max_seq.get(e.device, self._max_seq.get(e.device))
-        if e.device not in p.max_seq and e.device not in self._max_seq:
-            top = conn.execute(self.sql.max_seq, {"k_device": e.device}).scalar()
-        p.max_seq[e.device] = record_seq(conn, e.device, e.seq, top, item.received_us)
-        self._camera(conn, e.device, e.camera, p)
-        p.device_event[e.device] = item.received_us
-        p.camera_event[(e.device, e.camera)] = item.received_us
-        self._event_row(conn, item, e, thumb)
-        return True
-
-    def _thumb_status(self, conn: Connection, e: Event, thumb: str | None) -> str:
-        if thumb is None:
-            return "none"
-        have = conn.execute(
-            self.sql.thumb_present, {"k_device": e.device, "k_event": e.id, "k_sha": thumb}
-        ).first()
-        return "ok" if have else "pending"
-
-    def _event_row(self, conn: Connection, item: Received, e: Event, thumb: str | None) -> None:
-        row = conn.execute(self.sql.event_by_key, {"k_device": e.device, "k_event": e.id}).first()
-        lines = [c.line for c in e.crossings]
-        score = max(e.score, e.top_score or 0.0)
-        if row is None:
-            conn.execute(
-                self.sql.insert_event,
+    def _events(
+        self, conn: Connection, items: list[Received], result: BatchResult, f: _Fleet, came: set[Thumb]
+    ) -> None:
+        mine = [(i, i.record) for i in items if isinstance(i.record, EventRecord)]
+        rows: dict[tuple[str, int], dict[str, Any]] = {}
+        for item, rec in mine:
+            e = rec.event
+            thumb = e.thumbnail.sha256 if e.thumbnail else None
+            pole = e.end if e.type == "end" and e.end is not None else e.start
+            rows.setdefault(
+                (e.device, e.seq),
                 {
                     "device": e.device,
                     "camera": e.camera,
+                    "seq": e.seq,
                     "event_id": e.id,
-                    "label": e.label,
-                    "start_us": us(e.start),
-                    "end_us": us(e.end) if e.end else None,
-                    "last_type": e.type,
-                    "last_seq": e.seq,
-                    "score": score,
-                    "stationary": e.stationary,
-                    "zones": _tags(e.zones),
-                    "lines": _tags(lines),
-                    "clock_synced": e.clock.synced,
+                    "type": e.type,
+                    "pole_us": us(pole),
+                    "received_us": item.received_us,
+                    "broker": item.broker,
                     "thumb_sha256": thumb,
-                    "thumb_status": self._thumb_status(conn, e, thumb),
-                    "first_received_us": item.received_us,
-                    "last_received_us": item.received_us,
-                    "messages": 1,
+                    "clock_synced": e.clock.synced,
+                    "raw": rec.raw,
                 },
             )
-            return
-        newest = e.seq > row.last_seq  # the newest message describes the event; a late one does not
-        conn.execute(
-            self.sql.update_event,
-            {
-                "k_id": row.id,
-                "score": max(row.score, score),
-                "zones": _merge_tags(row.zones, e.zones),
-                "lines": _merge_tags(row.lines, lines),
-                "clock_synced": row.clock_synced and e.clock.synced,
-                "last_received_us": max(row.last_received_us, item.received_us),
-                "messages": row.messages + 1,
-                "label": e.label if newest else row.label,
-                "last_type": e.type if newest else row.last_type,
-                "last_seq": max(e.seq, row.last_seq),
-                "stationary": e.stationary if newest else row.stationary,
-                "end_us": (us(e.end) if e.end else row.end_us) if newest else row.end_us,
-                "thumb_sha256": thumb if newest else row.thumb_sha256,
-                "thumb_status": self._thumb_status(conn, e, thumb) if newest else row.thumb_status,
-            },
+        fresh = (
+            {(d, int(s)) for d, s in self.sql.new_event_messages(conn, list(rows.values()))}
+            if rows
+            else set()
         )
+        new = []
+        for item, rec in mine:
+            e = rec.event
+            result.add((e.device, e.seq) in fresh)
+            if (e.device, e.seq) in fresh:
+                fresh.discard((e.device, e.seq))
+                new.append((e, item.received_us))
+        written = self._event_rows(conn, new, f, came)
+        thumbs = sorted(t for t in came if t[:2] not in written)  # events not in this batch
+        if thumbs:
+            self.sql.thumb_ok(conn, [{"k_device": d, "k_event": e, "k_sha": s} for d, e, s in thumbs])
+
+    def _event_rows(
+        self, conn: Connection, new: list[tuple[Event, int]], f: _Fleet, came: set[Thumb]
+    ) -> set[tuple[str, str]]:
+        if not new:
+            return set()
+        arrivals: dict[str, list[tuple[int, int]]] = {}
+        for e, at in new:
+            arrivals.setdefault(e.device, []).append((e.seq, at))
+            self._camera(e.device, e.camera, f)
+            f.device_values.setdefault(e.device, {})["last_event_us"] = at
+            f.camera_values.setdefault((e.device, e.camera), {})["last_event_us"] = at
+        unknown = sorted(d for d in arrivals if d not in self._max_seq)
+        tops = {d: self._max_seq.get(d) for d in arrivals}
+        for part in chunks(unknown):
+            tops |= {r.device: r.max_seq for r in conn.execute(device_rows(part))}
+        f.max_seq.update(record_seqs(conn, arrivals, tops, self.sql.insert_gaps))
+        return store_events(conn, self.sql, new, came)

@@ -163,7 +163,7 @@ class Ingest:
         payload = bytes(msg.payload)
         record = classify(item.broker.prefix, msg.topic, payload, self.settings.ingest.max_payload_bytes)
         if isinstance(record, PictureRecord):
-            self.pictures.put(record.data, sync=False)
+            self.pictures.put(record.data, sync=False, sha256=record.sha256)
         return Received(item.broker.name, item.received_us, record)
 
     def _store(self, batch: list[Incoming]) -> None:

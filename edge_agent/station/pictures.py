@@ -23,19 +23,33 @@ class PictureStore:
     def __init__(self, root: Path) -> None:
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
+        self._folders: set[str] = set()  # `ab/cd` folders known to exist (a mkdir each costs)
 
     def path(self, sha256: str) -> Path:
         return self.root / sha256[:2] / sha256[2:4] / f"{sha256}.jpg"
 
-    def put(self, data: bytes, sync: bool = True) -> str:
-        """Store `data` and return its sha256; durable now (sync) or after `sync()`."""
-        sha = hashlib.sha256(data).hexdigest()
+    def put(self, data: bytes, sync: bool = True, sha256: str | None = None) -> str:
+        """Store `data` and return its sha256; durable now (sync) or after `sync()`.
+
+        `sha256` saves hashing again when the caller has just hashed `data` (the inbox has)."""
+        sha = sha256 or hashlib.sha256(data).hexdigest()
         path = self.path(sha)
-        if path.exists() and path.stat().st_size == len(data):
-            return sha
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".tmp{os.getpid()}")
-        with tmp.open("wb") as fh:
+        try:
+            if os.stat(path).st_size == len(data):
+                return sha
+        except FileNotFoundError:
+            pass
+        folder = sha[:2] + "/" + sha[2:4]
+        if folder not in self._folders:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._folders.add(folder)
+        tmp = f"{path}.tmp{os.getpid()}"
+        try:
+            fh = open(tmp, "wb")  # noqa: SIM115 (closed by the with below)
+        except FileNotFoundError:  # the folder went since (removed by hand): make it again
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fh = open(tmp, "wb")  # noqa: SIM115
+        with fh:
             fh.write(data)
             fh.flush()
             if sync:

@@ -6,7 +6,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Connection, Table, select, update
+from sqlalchemy import Connection, Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from edge_agent.station.db.schema import counters
@@ -25,13 +25,19 @@ def insert_ignore(conn: Connection, table: Table, values: Mapping[str, Any]) -> 
 
 
 def bump(conn: Connection, counts: Mapping[str, int]) -> None:
-    """Add to named counters (rejects by reason, duplicates, deletions...)."""
+    """Add to named counters (rejects by reason, duplicates, deletions...): one upsert for all."""
+    rows: dict[str, int] = {}
     for name, n in counts.items():
-        if not n:
-            continue
-        name = name[:96]
-        if not insert_ignore(conn, counters, {"name": name, "value": n}):
-            conn.execute(update(counters).where(counters.c.name == name).values(value=counters.c.value + n))
+        if n:
+            rows[name[:96]] = rows.get(name[:96], 0) + n
+    if not rows:
+        return
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(counters)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[counters.c.name], set_={"value": counters.c.value + stmt.excluded.value}
+    )
+    conn.execute(stmt, [{"name": k, "value": v} for k, v in sorted(rows.items())])
 
 
 def read_counters(conn: Connection) -> dict[str, int]:
