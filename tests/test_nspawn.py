@@ -171,6 +171,50 @@ def test_the_sandbox_holds(pole: Pole) -> None:
     assert int(fields["Uid"].split()[0]) >= 61184  # systemd's dynamic users: 61184–65519
 
 
+def fake_picamera2_deb(box: Container) -> str:
+    """A python3-picamera2 whose import fails as it does when numpy's ABI breaks simplejpeg."""
+    pkg = box.root / "var" / "tmp" / "fake-picamera2"
+    module = pkg / "usr" / "lib" / "python3" / "dist-packages" / "picamera2"
+    module.mkdir(parents=True)
+    (module / "__init__.py").write_text(
+        'raise ValueError("numpy.dtype size changed, may indicate binary incompatibility")\n'
+    )
+    (pkg / "DEBIAN").mkdir()
+    (pkg / "DEBIAN" / "control").write_text(
+        "Package: python3-picamera2\nVersion: 0.3.99-test\nArchitecture: all\n"
+        "Maintainer: edge-agent tests <tests@invalid>\nDescription: stand-in whose import fails\n"
+    )
+    subprocess.run(
+        ["dpkg-deb", "-b", "--root-owner-group", str(pkg), f"{pkg}.deb"], check=True, capture_output=True
+    )
+    return "/var/tmp/fake-picamera2.deb"
+
+
+def test_an_upgrade_that_breaks_picamera2_is_not_swapped_in(pole: Pole) -> None:
+    box = pole.box
+    if shutil.which("dpkg-deb") is None:
+        pytest.skip("dpkg-deb is not installed (a Debian host has it)")
+    box.run("systemctl", "stop", AGENT)  # the clip would restart it every ~20 s meanwhile: fewer starts
+    box.run("dpkg", "-i", fake_picamera2_deb(box))
+    try:
+        before = box.run("readlink", "/opt/edge-agent/venv").stdout.strip()
+        upgrade = box.run(
+            *("bash", "/var/tmp/edge-agent/deploy/install.sh", "--no-apt", "--no-start"),
+            *("--wheelhouse", "/var/tmp/wheelhouse"),
+            check=False,
+            timeout=300,
+        )
+        assert upgrade.returncode == 1, upgrade.stdout + upgrade.stderr
+        assert "ValueError: numpy.dtype size changed" in upgrade.stderr
+        assert "the previous one is left in place" in upgrade.stderr
+        assert box.run("readlink", "/opt/edge-agent/venv").stdout.strip() == before
+        assert box.run("ls", "/opt/edge-agent/venvs").stdout.split() == [before.removeprefix("venvs/")]
+        box.run("/opt/edge-agent/venv/bin/edge-agent", "--version")
+    finally:
+        box.run("dpkg", "-r", "python3-picamera2")
+        box.run("systemctl", "start", "--no-block", AGENT)
+
+
 def test_the_watchdog_kills_a_frozen_agent_and_the_reason_is_kept(pole: Pole) -> None:
     box = pole.box
     assert box.wait(lambda: box.show(AGENT, "SubState")["SubState"] == "running", 60)

@@ -29,6 +29,8 @@ RELEASE = "bookworm"
 PACKAGES = "systemd,systemd-sysv,python3,python3-venv"
 MIRROR = os.environ.get("EDGE_AGENT_TEST_MIRROR", "http://deb.debian.org/debian")
 DEBIAN_ARCH = {"x86_64": "amd64", "aarch64": "arm64"}
+# Commands inside get a clean environment, not this process's (a venv's PATH, pip settings).
+CLEAN_ENV = ("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8")
 
 
 def skip_unless_possible() -> None:
@@ -163,7 +165,7 @@ class Container:
 
     def run(self, *cmd: str, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run(
-            ["nsenter", "-t", str(self.leader), "-a", "--", *cmd],
+            ["nsenter", "-t", str(self.leader), "-a", "--", "env", "-i", *CLEAN_ENV, *cmd],
             capture_output=True,
             text=True,
             timeout=timeout,
