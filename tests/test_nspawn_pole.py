@@ -79,7 +79,16 @@ def debian_root() -> Path:
                 timeout=900,
             )
             partial.rename(path)
+            prune(path)
     return path
+
+
+def prune(current: Path) -> None:
+    """Remove what older keys left in the cache (a root is 300 MB)."""
+    prefix = current.name.rsplit("-", 1)[0] + "-"
+    for old in CACHE.glob(prefix + "*"):
+        if old != current and old.is_dir():
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def wheelhouse(out: Path) -> Path:
@@ -110,6 +119,7 @@ def wheelhouse(out: Path) -> Path:
                 timeout=600,
             )
             (deps / ".complete").touch()
+            prune(deps)
     for dep in deps.glob("*.whl"):
         if not dep.name.startswith("edge_agent-"):
             shutil.copy2(dep, out)
