@@ -153,3 +153,25 @@ def test_an_oversized_config_is_refused_without_parsing(fake_root: Path) -> None
     assert proc.returncode == 0, proc.stderr
     reasons = (fake_root / "etc" / "edge-agent" / "config.rejected.txt").read_text()
     assert "larger than 1 MB" in reasons
+
+
+def record_failure(directory: Path, result: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DIR": str(directory), "SERVICE_RESULT": result}
+    env.update(EXIT_CODE="killed", EXIT_STATUS="ABRT")
+    script = REPO / "deploy" / "record-failure.sh"
+    return subprocess.run(["bash", str(script)], capture_output=True, text=True, env=env, timeout=60)
+
+
+def test_why_the_agent_failed_is_kept_on_the_card_and_a_clean_stop_writes_nothing(tmp_path: Path) -> None:
+    logs = tmp_path / "log"
+    assert record_failure(logs, "success").returncode == 0
+    assert not logs.exists()  # a clean stop: no write to the SD card
+    assert record_failure(logs, "watchdog").returncode == 0
+    first = (logs / "last-failure.txt").read_text()
+    assert "result: watchdog; exit: killed ABRT" in first
+    assert mode(logs / "last-failure.txt") == 0o600
+    assert record_failure(logs, "exit-code").returncode == 0
+    assert "result: exit-code" in (logs / "last-failure.txt").read_text()
+    assert (logs / "last-failure.1.txt").read_text() == first
+    assert all(p.stat().st_size <= 4096 for p in logs.iterdir())
+    assert sorted(p.name for p in logs.iterdir()) == ["last-failure.1.txt", "last-failure.txt"]
