@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import statistics
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -23,6 +24,29 @@ def need(relative: str) -> Path:
     if not path.exists():
         raise SystemExit(f"benchmark data missing: {path} (the ../shared folder beside the repo)")
     return path
+
+
+THIRD = 1 / 3
+
+
+def third_scale_vtest() -> Path:
+    """vtest.avi scaled to one third (256×192, people 17–50 px), written once to /tmp (lossless)."""
+    import cv2
+
+    out = Path(tempfile.gettempdir()) / "edge-agent-bench-vtest-third.avi"
+    if out.exists():
+        return out
+    cap = cv2.VideoCapture(str(need("pets09_s2l1_vtest/vtest.avi")))
+    tmp = out.with_suffix(".part.avi")
+    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"FFV1"), 10, (256, 192))
+    while True:
+        ok, img = cap.read()
+        if not ok:
+            break
+        writer.write(cv2.resize(img, (256, 192), interpolation=cv2.INTER_AREA))
+    writer.release()
+    tmp.rename(out)
+    return out
 
 
 def mot_boxes(path: Path, person_only: bool = False) -> dict[int, list[Box]]:

@@ -79,7 +79,7 @@ def main() -> None:
                 },
             )
             sub = Counter(broker.port)
-            delivery = Delivery(s)
+            delivery = Delivery(s).start()
             time.sleep(0.5)
             # latency at a steady 20 events/s
             sub.want = 200

@@ -7,8 +7,8 @@ Every error a user can cause ends here as one clear message and an exit status:
 from __future__ import annotations
 
 import argparse
-import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -16,11 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from edge_agent import __version__, config
+from edge_agent.contract import redact
 
 EXIT_CONFIG = 2
 EXIT_SOURCE = 3
 EXIT_MODEL = 4
 EXIT_STATE = 5
+EXIT_LOST = 6  # a replay whose messages could not all be stored
 
 log = logging.getLogger("edge_agent")
 
@@ -61,12 +63,58 @@ def _parser() -> argparse.ArgumentParser:
     chk.add_argument("file", type=Path, nargs="?", default=None)
     chk.add_argument("--config", type=Path, default=None, help=argparse.SUPPRESS)
 
+    sub.add_parser("station", help="the ward station: `edge-agent station --help` (the station extra)")
     demo = sub.add_parser("demo", help="replay the bundled clip through a local mosquitto, printing events")
     demo.add_argument("--out", type=Path, default=Path("demo-output"))
     return p
 
 
+def _station(argv: Sequence[str]) -> int:
+    """`edge-agent station ...`: the ward station's own CLI, imported only when asked for."""
+    try:
+        from edge_agent.station.cli import main as station_main
+    except ImportError as exc:
+        print(
+            f"edge-agent: the ward station is not installed ({exc.name} is missing): "
+            "pip install 'edge-agent[station]'",
+            file=sys.stderr,
+        )
+        return EXIT_CONFIG
+    return station_main(argv)
+
+
+def _say(text: str, stream: Any = None) -> None:
+    """Print `text`; a reader that went away (`| head -1`) only silences the stream."""
+    stream = stream or sys.stdout
+    try:
+        print(text, file=stream, flush=True)
+    except BrokenPipeError:
+        _silence(stream)
+
+
+def _silence(stream: Any) -> None:
+    """Point a stream whose reader is gone at /dev/null, so that exiting does not complain."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except BrokenPipeError:  # argparse's --help or --version into a closed pipe
+        _silence(sys.stdout)
+        _silence(sys.stderr)
+        return 0
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["station"]:
+        return _station(argv[1:])
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     handlers: dict[str, Callable[[argparse.Namespace], int]] = {
@@ -77,13 +125,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     try:
         return handlers[args.command](args)
-    except config.ConfigError as exc:
-        print(f"edge-agent: bad configuration in {exc.source}:", file=sys.stderr)
-        for line in exc.problems:
-            print(f"  {line}", file=sys.stderr)
+    except config.ConfigError as exc:  # its lines are redacted already
+        lines = [f"edge-agent: bad configuration in {exc.source}:", *(f"  {p}" for p in exc.problems)]
+        _say("\n".join(lines), sys.stderr)
         return EXIT_CONFIG
     except UserError as exc:
-        print(f"edge-agent: {exc}", file=sys.stderr)
+        _say(f"edge-agent: {redact(str(exc))}", sys.stderr)
         return exc.status
     except KeyboardInterrupt:
         return 130
@@ -91,10 +138,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _errors() -> dict[type[BaseException], int]:
     """The user-caused error types of the stages, with the exit status each gets."""
+    from edge_agent.delivery.outbox_file import OutboxError
     from edge_agent.detection.detector import ModelError
     from edge_agent.sources import SourceError
 
-    return {SourceError: EXIT_SOURCE, ModelError: EXIT_MODEL}
+    return {SourceError: EXIT_SOURCE, ModelError: EXIT_MODEL, OutboxError: EXIT_STATE}
 
 
 def _guard(fn: Callable[[], Any]) -> Any:
@@ -102,7 +150,8 @@ def _guard(fn: Callable[[], Any]) -> Any:
     try:
         return fn()
     except tuple(errors) as exc:
-        raise UserError(str(exc), errors[type(exc)]) from None
+        status = next(code for kind, code in errors.items() if isinstance(exc, kind))
+        raise UserError(str(exc), status) from None
     except OSError as exc:
         raise UserError(
             f"{exc.strerror or exc}: {exc.filename or ''} (check disk space and permissions)", EXIT_STATE
@@ -115,8 +164,7 @@ def _guard(fn: Callable[[], Any]) -> Any:
 def cmd_check_config(args: argparse.Namespace) -> int:
     path = args.file or args.config or config.DEFAULT_CONFIG_PATH
     settings = config.load(path)
-    print(f"# {path}: valid")
-    print(json.dumps(config.effective(settings), indent=2))
+    _say(f"# {path}: valid\n{config.effective_text(settings)}")
     return 0
 
 
@@ -163,10 +211,17 @@ def cmd_replay(args: argparse.Namespace) -> int:
     )
     if result.undelivered:
         print(
-            f"warning: {result.undelivered} messages still in the outbox (broker unreachable); "
-            "they are kept and sent by the next run",
+            f"warning: {result.undelivered} messages are stored in the outbox, not yet delivered "
+            "(broker unreachable); the next run sends them",
             file=sys.stderr,
         )
+    if result.lost:
+        print(
+            f"error: {result.lost} messages could not be stored (the state directory's disk is full) "
+            "and are lost; free space in the state directory",
+            file=sys.stderr,
+        )
+        return EXIT_LOST
     return 0
 
 

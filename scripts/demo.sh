@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Install edge-agent into .venv and run the demo: the bundled clip through a local mosquitto.
+# Install edge-agent (with its ward station) into .venv and run the demo: the bundled clip through
+# a local mosquitto into a local station, whose web pages stay up until Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/common.sh
 . scripts/common.sh
-ensure_venv ""
+ensure_venv "[station]"
 exec .venv/bin/edge-agent demo --out demo-output "$@"

@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 # The real parts the tests start themselves: a broker, PostgreSQL (initdb in a temp folder), a
 # Debian root booted with systemd-nspawn.
 need_apt mosquitto mosquitto shellcheck shellcheck openssl openssl systemd-analyze systemd \
-    pg_ctlcluster postgresql systemd-nspawn systemd-container debootstrap debootstrap
+    pg_ctlcluster postgresql systemd-nspawn systemd-container debootstrap debootstrap \
+    chromium chromium
 ensure_venv "[dev]"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .

@@ -77,7 +77,7 @@ def test_effective_config_masks_secrets(tmp_path: Path) -> None:
         ('device_id = "p1"\n[mqtt]\nbogus = 1\n', "mqtt.bogus: unknown key; allowed here:"),
         ('device_id = "p1"\ncolour = "red"\n', "colour: unknown key"),
         ('device_id = "p1"\n[camera]\nfps = "fast"\n', "camera.fps: Input should be a valid number"),
-        ('device_id = "p1"\n[camera]\nfps = -3\n', "camera.fps: Input should be greater than 0"),
+        ('device_id = "p1"\n[camera]\nfps = -3\n', "camera.fps: Input should be greater than or equal"),
         ('device_id = "Pole 17"\n', "device_id: String should match pattern"),
         ('device_id = "p1"\n[mqtt]\nurl = "http://x"\n', "mqtt.url: must look like mqtt://"),
         ('device_id = "p1"\n[mqtt]\nurl = "mqtt://x:99999"\n', "mqtt.url: must look like"),
@@ -128,7 +128,7 @@ def test_check_config_cli_bad_file_exits_2_without_traceback(tmp_path: Path) -> 
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert "mqtt.port: unknown key" in proc.stderr
-    assert "camera.fps: Input should be greater than 0" in proc.stderr
+    assert "camera.fps: Input should be greater than or equal to 0.1" in proc.stderr
 
 
 def test_check_config_cli_invalid_toml_and_missing(tmp_path: Path) -> None:

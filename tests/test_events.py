@@ -105,11 +105,11 @@ def test_zones_lines_counts_and_an_alarm(tmp_path: Path) -> None:
     assert counts and counts[-1].lines["middle"]["person"]["A>B"] == 1
 
 
-def test_seq_survives_a_restart_without_reuse(tmp_path: Path) -> None:
+def test_seq_goes_on_by_one_across_a_restart(tmp_path: Path) -> None:
     store = SeqStore(tmp_path / "seq")
     used = [store.next() for _ in range(5)]
-    again = SeqStore(tmp_path / "seq")  # a restart (or a crash: the block was reserved up front)
-    assert again.next() > max(used)
+    again = SeqStore(tmp_path / "seq")  # a restart: no jump, no number given twice
+    assert used == [1, 2, 3, 4, 5] and again.next() == 6
 
 
 def test_zone_geometry() -> None:
@@ -134,3 +134,32 @@ def test_thumbnail_prefers_whole_sharp_large_and_crops_at_least_240() -> None:
     assert whole > blurred and whole > cut
     crop = square_crop(img, box, 0.25, 240)
     assert crop.shape[0] == crop.shape[1] >= 240
+
+
+def test_event_box_is_the_last_observed_box_not_a_prediction_clipped_to_the_edge(tmp_path: Path) -> None:
+    """PETS09 walker 19 leaves at the right edge at frame 147 (ground truth as the detections):
+    the tracker coasts its box out of the frame, but the events carry the last box seen."""
+    from edge_agent.detection.detector import Detection
+    from edge_agent.tracking.tracker import Tracker
+
+    gt: dict[int, tuple[float, float, float, float]] = {}
+    for line in shared("pets09_s2l1_vtest/gt_frames_0001-0200.txt").read_text().splitlines():
+        f = line.split(",")
+        if f[1] == "19":
+            x, y, w, h = (float(v) for v in f[2:6])
+            gt[int(f[0]) - 1] = (x, y, x + w, y + h)
+    imgs = video_frames(200)
+    b = builder(tmp_path)
+    tracker = Tracker(config.load(None).tracker)
+    msgs = []
+    for i, img in enumerate(imgs):
+        f = frame(i, img)
+        dets = [Detection(gt[i], "person", 0.8)] if i in gt else []
+        msgs += b.process(f, tracker.update(f, dets))
+    events = [Event.model_validate_json(m.payload) for m in msgs if m.kind is Kind.EVENT]
+    assert events[0].type == "start" and events[-1].type == "end"
+    last = max(gt)
+    x1, y1, x2, y2 = gt[last]
+    assert events[-1].box == (round(x1 / 768, 4), round(y1 / 576, 4), round(x2 / 768, 4), round(y2 / 576, 4))
+    for e in events:
+        assert e.box[2] - e.box[0] > 0.02 and e.box[3] - e.box[1] > 0.05, e

@@ -88,7 +88,7 @@ def test_device_cannot_publish_to_another_devices_topics(
     """pole2's credentials, pole1's topics: the broker's PUBACK says 135; we log, count, drop."""
     sub = Subscriber(broker, ["edge/#"])
     s = settings_for(broker, tmp_path, device="pole1", user="pole2")
-    delivery = Delivery(s)
+    delivery = Delivery(s).start()
     try:
         with caplog.at_level(logging.ERROR):
             for i in range(1, 6):
@@ -108,7 +108,7 @@ def test_wrong_password_is_refused_and_never_taken_for_connected(
 ) -> None:
     s = settings_for(broker, tmp_path, password="wrong")
     with caplog.at_level(logging.WARNING):
-        delivery = Delivery(s)
+        delivery = Delivery(s).start()
         try:
             delivery.publish(event_message(delivery.topics.events, 1))
             deadline = time.monotonic() + 10
@@ -125,7 +125,7 @@ def test_wrong_password_is_refused_and_never_taken_for_connected(
 
 def test_tls_with_the_ca_delivers(broker: Broker, tmp_path: Path) -> None:
     sub = Subscriber(broker, ["edge/pole1/#"])
-    delivery = Delivery(settings_for(broker, tmp_path, tls=True))
+    delivery = Delivery(settings_for(broker, tmp_path, tls=True)).start()
     try:
         delivery.publish(event_message(delivery.topics.events, 1))
         assert delivery.drain(10) == 0
@@ -136,14 +136,18 @@ def test_tls_with_the_ca_delivers(broker: Broker, tmp_path: Path) -> None:
         sub.close()
 
 
-def test_tls_without_the_ca_never_connects(broker: Broker, tmp_path: Path) -> None:
-    delivery = Delivery(settings_for(broker, tmp_path, tls=True, ca=False))
-    try:
-        delivery.publish(event_message(delivery.topics.events, 1))
-        assert delivery.drain(3) == 1
-        assert not delivery.connected and delivery.stats.connects == 0
-    finally:
-        delivery.close()
+def test_tls_without_the_ca_never_connects_and_says_why(
+    broker: Broker, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING):
+        delivery = Delivery(settings_for(broker, tmp_path, tls=True, ca=False)).start()
+        try:
+            delivery.publish(event_message(delivery.topics.events, 1))
+            assert delivery.drain(3) == 1
+            assert not delivery.connected and delivery.stats.connects == 0
+        finally:
+            delivery.close()
+    assert "TLS certificate is not trusted" in caplog.text and "mqtt.ca_file" in caplog.text
 
 
 def test_commands_get_json_replies_and_bad_ones_do_not_crash(broker: Broker, tmp_path: Path) -> None:
@@ -152,7 +156,7 @@ def test_commands_get_json_replies_and_bad_ones_do_not_crash(broker: Broker, tmp
     commands = Commands()
     commands.add("stats", lambda args: {"depth": 0})
     sub = Subscriber(broker, ["edge/pole1/cmd/+/reply"])
-    delivery = Delivery(settings_for(broker, tmp_path), on_command=commands)
+    delivery = Delivery(settings_for(broker, tmp_path), on_command=commands).start()
     try:
         deadline = time.monotonic() + 10
         while not delivery.connected and time.monotonic() < deadline:
@@ -184,7 +188,7 @@ def test_home_assistant_discovery_is_sent_and_resent_when_it_comes_online(
         },
     )
     sub = Subscriber(broker, ["homeassistant/device/+/config"])
-    delivery = Delivery(s)
+    delivery = Delivery(s).start()
     try:
         assert sub.wait_for(lambda: len(sub.messages) == 1, 10)
         msg = sub.messages[0]

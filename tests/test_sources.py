@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 import time
-import types
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,7 +14,6 @@ from edge_agent.config import CameraConfig
 from edge_agent.sources import SourceError, open_camera, open_file, small_gray
 from edge_agent.sources.live import LiveSource
 from edge_agent.sources.opencv import CaptureGrabber
-from edge_agent.sources.picamera import PicameraGrabber, lores_size, y_plane
 from tests.conftest import agent_command, shared
 
 CRASHER = "edge_cases/bgslibrary_demo_48x48_CRASHES_OPENCV_FFMPEG.avi"
@@ -110,68 +107,6 @@ def test_dead_camera_is_reported_not_fatal() -> None:
         assert isinstance(source, LiveSource)
         assert source.next_frame(1.5) is None
         assert not source.stats.connected
-        assert "cannot be opened" in source.stats.last_error
+        assert "connection refused" in source.stats.last_error  # FFmpeg's own reason, in words
     finally:
         source.close()
-
-
-class FakePicamera2:
-    """Stands in for the picamera2 module on machines without a Pi camera (same calls)."""
-
-    def __init__(self) -> None:
-        self.configured: dict = {}
-
-    def create_video_configuration(self, **kw: object) -> dict:
-        return dict(kw)
-
-    def configure(self, cfg: dict) -> None:
-        self.configured = cfg
-
-    def start(self) -> None: ...
-    def stop(self) -> None: ...
-    def close(self) -> None: ...
-
-    def capture_arrays(self, names: list[str]) -> tuple[list[np.ndarray], dict]:
-        main = np.full((720, 1280, 3), 50, np.uint8)
-        w, h = self.configured["lores"]["size"]
-        stride = w + 64  # padded rows, as the ISP delivers them
-        yuv = np.zeros((h * 3 // 2, stride), np.uint8)
-        yuv[:h, :w] = 200
-        return [main, yuv], {}
-
-
-def test_picamera_grabber_slices_y_plane_by_stride(monkeypatch: pytest.MonkeyPatch) -> None:
-    module = types.ModuleType("picamera2")
-    module.Picamera2 = FakePicamera2  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "picamera2", module)
-    grabber = PicameraGrabber(1280, 720, 10, 120)
-    grabber.open()
-    got = grabber.grab()
-    assert got is not None
-    image, gray = got
-    assert image.shape == (720, 1280, 3)
-    assert gray.shape == (120, 214) and int(gray.min()) == 200
-    grabber.close()
-
-
-def test_picamera_missing_module_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "picamera2", None)
-    with pytest.raises(SourceError, match="python3-picamera2"):
-        PicameraGrabber(1280, 720, 10, 120).open()
-
-
-def test_lores_geometry() -> None:
-    assert lores_size(1280, 720, 120) == (214, 120)
-    yuv = np.arange(180 * 256, dtype=np.uint8).reshape(180, 256)
-    assert y_plane(yuv, 214, 120).shape == (120, 214)
-
-
-def test_importing_edge_agent_does_not_import_picamera2() -> None:
-    code = (
-        "import sys, edge_agent, edge_agent.cli, edge_agent.agent.pipeline, edge_agent.sources; "
-        "import edge_agent.sources.picamera; "
-        "print('picamera2' in sys.modules)"
-    )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == "False"

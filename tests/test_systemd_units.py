@@ -17,6 +17,7 @@ STAND_INS = {
     "/opt/edge-agent/venv/bin/python": "/usr/bin/true",
     "/opt/edge-agent/deploy/provision.sh": "/usr/bin/true",
     "/opt/edge-agent/deploy/record-failure.sh": "/usr/bin/true",
+    "/opt/edge-station/venv/bin/edge-agent": "/usr/bin/true",
 }
 # The most `systemd-analyze security` may score each unit (0 = locked down, 10 = unsafe).
 MAX_EXPOSURE = {"edge-agent.service": 3.0, "edge-agent-provision.service": 5.0}
@@ -40,7 +41,11 @@ def unit_dir(tmp_path: Path) -> Path:
 
 
 def test_units_exist() -> None:
-    assert {u.name for u in UNITS} == {"edge-agent.service", "edge-agent-provision.service"}
+    assert {u.name for u in UNITS} == {
+        "edge-agent.service",
+        "edge-agent-provision.service",
+        "edge-station.service",
+    }
 
 
 def test_verify_prints_nothing(unit_dir: Path) -> None:

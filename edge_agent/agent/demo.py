@@ -3,11 +3,17 @@
 When `mosquitto` is installed, a private broker is started on a free loopback port (its own
 config, anonymous, loopback only) and stopped afterwards; a subscriber prints every event it
 receives. Without mosquitto, the demo says so and writes the replay folder only.
+
+When the station's extra is installed too, a ward station (`edge-agent station run`, its own
+process, SQLite in OUT/station) archives the demo's events, and the demo ends by printing the
+address of its web pages and a login; on a terminal it keeps running until Ctrl-C.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import secrets
 import shutil
 import socket
 import subprocess
@@ -15,6 +21,9 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -26,6 +35,8 @@ from edge_agent.agent.replay import replay
 DEMO_DEVICE = "demo"
 WAIT_FOR_BROKER_S = 10.0
 WAIT_FOR_EVENTS_S = 15.0
+WAIT_FOR_STATION_S = 60.0
+DEMO_ROLES = ("police", "volunteer", "admin", "resident")
 
 
 def demo_clip() -> Path:
@@ -71,6 +82,84 @@ class LocalBroker:
         self._dir.cleanup()
 
 
+class DemoStation:
+    """`edge-agent station run` in its own process on the demo's broker (the agent never imports
+    the station's code): SQLite and pictures in OUT/station, one account per role."""
+
+    def __init__(self, out: Path, broker_port: int) -> None:
+        self.dir = out / "station"
+        shutil.rmtree(self.dir, ignore_errors=True)
+        (self.dir / "state").mkdir(parents=True)
+        self.port = free_port()
+        self.url = f"http://localhost:{self.port}"
+        self.password = secrets.token_urlsafe(12)
+        self.config = self.dir / "station.toml"
+        self.config.write_text(
+            'station_id = "demo"\n'
+            f'state_dir = "{self.dir / "state"}"\n'
+            'log_level = "warning"\n'
+            "[[brokers]]\n"
+            'name = "demo"\n'
+            f'url = "mqtt://127.0.0.1:{broker_port}"\n'
+            "[http]\n"
+            'host = "127.0.0.1"\n'
+            f"port = {self.port}\n"
+            "[web]\n"
+            f'public_poles = ["{DEMO_DEVICE}"]\n'
+        )
+        self.log = (self.dir / "station.log").open("wb")
+        database = f"sqlite:///{self.dir / 'state' / 'station.db'}"
+        adduser = [sys.executable, "-m", "edge_agent.station.auth", "--database", database]
+        for role in DEMO_ROLES:
+            subprocess.run(
+                [*adduser, role, "--role", role, "--password-stdin"],
+                input=f"{self.password}\n".encode(),
+                stdout=subprocess.DEVNULL,
+                stderr=self.log,
+                check=True,
+                timeout=120,
+            )
+        self.proc = subprocess.Popen(
+            [*edge_agent_command(), "station", "run", "--config", str(self.config)],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + WAIT_FOR_STATION_S
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"it stopped; see {self.dir / 'station.log'}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/login", timeout=1) as r:
+                    if r.status == 200:
+                        time.sleep(1.0)  # its MQTT session subscribes while the page comes up
+                        return
+            except (urllib.error.URLError, OSError):
+                time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"its pages did not answer within {WAIT_FOR_STATION_S:.0f} s")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.log.close()
+
+
+def edge_agent_command() -> list[str]:
+    script = Path(sys.executable).with_name("edge-agent")
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-c", "import sys; from edge_agent.cli import main; sys.exit(main())"]
+
+
+def station_installed() -> bool:
+    return all(importlib.util.find_spec(m) is not None for m in ("sqlalchemy", "starlette", "argon2"))
+
+
 class Printer:
     """Subscribes to the demo device's events and thumbnails and prints each as it arrives."""
 
@@ -107,17 +196,27 @@ class Printer:
         self._client.disconnect()
 
 
-def run_demo(out: Path) -> int:
+def run_demo(out: Path, with_station: Callable[[str, str], None] | None = None) -> int:
+    """The demo; `with_station(url, password)` runs while the station is still up (screenshots)."""
     clip = demo_clip()
     binary = shutil.which("mosquitto") or next(
         (p for p in ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto") if Path(p).exists()), None
     )
     broker: LocalBroker | None = None
     printer: Printer | None = None
+    station: DemoStation | None = None
     overrides: dict[str, object] = {"device_id": DEMO_DEVICE, "state_dir": str(out / "state")}
     if binary:
         broker = LocalBroker(binary)
         overrides["mqtt"] = {"url": f"mqtt://127.0.0.1:{broker.port}"}
+        if station_installed():
+            try:
+                station = DemoStation(out, broker.port)
+                print(f"demo: ward station started ({station.url}), archiving every message")
+            except (RuntimeError, subprocess.SubprocessError, OSError) as exc:
+                print(f"demo: the ward station did not start ({exc}); going on without it")
+        else:
+            print("demo: no ward station (install it with: pip install 'edge-agent[station]')")
         print(f"demo: mosquitto started on 127.0.0.1:{broker.port}; events as they arrive:")
     else:
         print(
@@ -145,12 +244,35 @@ def run_demo(out: Path) -> int:
                 f"demo: {len(printer.events)} of {result.event_messages} event messages arrived "
                 f"through the broker, {len(printer.thumbnails)} thumbnails"
             )
+        print(f"demo: {result.events} events from {result.frames} frames of {clip.name}")
+        print(f"demo: look at {out}/summary.png (contact sheet), {out}/events.jsonl and {out}/thumbnails/")
+        if station is not None:
+            show_station(station, with_station)
     finally:
         if printer is not None:
             printer.stop()
+        if station is not None:
+            station.stop()
         if broker is not None:
             broker.stop()
-    print(f"demo: {result.events} events from {result.frames} frames of {clip.name}")
-    print(f"demo: look at {out}/summary.png (contact sheet), {out}/events.jsonl and {out}/thumbnails/")
     sys.stdout.flush()
     return 0
+
+
+def show_station(station: DemoStation, with_station: Callable[[str, str], None] | None) -> None:
+    time.sleep(2.0)  # the station acknowledges after it has stored: let the last ones land
+    print(f"demo: the ward station's pages: open {station.url}")
+    print(
+        f"demo: log in as police (search, cases), volunteer (fleet), admin (audit) or resident (wall), "
+        f"password {station.password}"
+    )
+    sys.stdout.flush()
+    if with_station is not None:
+        with_station(station.url, station.password)
+    elif sys.stdin.isatty() and sys.stdout.isatty():
+        print("demo: the station and the broker keep running; press Ctrl-C to stop them")
+        try:
+            while station.proc.poll() is None:
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            print()

@@ -33,6 +33,7 @@ class Counters:
     inference_ms_total: float
     camera_ok: bool
     motion: bool
+    profile: str = "day"  # the detector's profile: "day", or "night" (an infrared picture)
 
 
 def cpu_seconds() -> float:
@@ -69,10 +70,13 @@ class StatsBuilder:
         self.started = time.monotonic()
         self._last: tuple[float, float, Counters] | None = None
 
-    def build(self, counters: Counters, delivery: dict[str, Any]) -> dict[str, Any]:
+    def build(self, counters: Counters, delivery: dict[str, Any], advance: bool = True) -> dict[str, Any]:
+        """The stats body; rates over the time since the last periodic one. `advance=False`
+        (an on-demand `cmd/stats`) leaves the periodic window alone."""
         now, cpu = time.monotonic(), cpu_seconds()
         prev = self._last or (self.started, 0.0, Counters(0, 0, 0, 0, 0.0, True, False))
-        self._last = (now, cpu, counters)
+        if advance:
+            self._last = (now, cpu, counters)
         dt = max(now - prev[0], 1e-6)
         before = prev[2]
         inferences = counters.inferences - before.inferences
@@ -94,6 +98,7 @@ class StatsBuilder:
             "disk_free_mb": disk_free_mb,
             "camera_ok": counters.camera_ok,
             "motion": counters.motion,
+            "profile": counters.profile,
             "clock_synced": clock.synced(),
             "uptime_s": round(now - self.started),
             "version": __version__,
@@ -102,5 +107,7 @@ class StatsBuilder:
         }
 
     def message(self, counters: Counters, delivery: dict[str, Any]) -> Message:
-        body = json.dumps(self.build(counters, delivery)).encode()
-        return Message(self.topic, body, Kind.STATS, retain=True)
+        return self.message_from(self.build(counters, delivery))
+
+    def message_from(self, body: dict[str, Any]) -> Message:
+        return Message(self.topic, json.dumps(body).encode(), Kind.STATS, retain=True)

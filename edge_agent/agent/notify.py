@@ -1,9 +1,10 @@
 """systemd's notify protocol over $NOTIFY_SOCKET: READY=1, WATCHDOG=1, STATUS=…, STOPPING=1.
 
 A few lines over a datagram socket, no dependency. Everything is a no-op when the agent does
-not run under systemd (no $NOTIFY_SOCKET). `watchdog()` may be called every frame: it sends at
-most every half watchdog interval ($WATCHDOG_USEC), so that a stalled camera or a hung
-inference — no frames processed, no pings — gets the service restarted by systemd.
+not run under systemd (no $NOTIFY_SOCKET). `watchdog()` may be called often: it sends at most
+every half watchdog interval ($WATCHDOG_USEC). The service's supervisor calls it only while every
+thread of the agent is alive (service.py), so a hung inference or a dead thread gets the agent
+restarted by systemd, and a camera that is merely down does not.
 """
 
 from __future__ import annotations

@@ -12,7 +12,6 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from edge_agent.agent.notify import Notifier
 from edge_agent.agent.pipeline_messages import MotionSwitch, health_message
 from edge_agent.agent.sink import Sink
 from edge_agent.config import Settings
@@ -46,25 +45,27 @@ class Pipeline:
         settings: Settings,
         source: Source,
         sinks: Iterable[Sink],
-        notifier: Notifier | None = None,
         detector: Detector | None = None,
+        next_seq: Callable[[], int] | None = None,
     ) -> None:
         self.settings = settings
         self.source = source
         self.sinks = list(sinks)
-        self.notifier = notifier or Notifier(socket_path="")
         self.topics = Topics(settings.mqtt.prefix, settings.device_id, settings.camera.id)
         self.detector = detector or Detector(settings.detector)
         self.tracker = Tracker(settings.tracker)
-        seq = SeqStore(settings.state_dir / "seq")
-        self.events = EventBuilder(settings, self.topics, self.detector.model_id, seq.next)
+        next_seq = next_seq or SeqStore(settings.state_dir / "seq").next  # no outbox: a file
+        self.events = EventBuilder(settings, self.topics, self.detector.model_id, next_seq)
         self.motion: MotionDetector | None = None  # built on the first frame (needs its size)
         self.motion_switch = MotionSwitch(self.topics, settings.pipeline.motion_off_delay_s)
         self.stats = PipelineStats()
         self.last_frame: Frame | None = None
         self._pending: list[Callable[[Frame], list[Message]]] = []
+        self._changes: list[Callable[[], None]] = []  # applied between frames or while idle
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self.heartbeat_ns = time.monotonic_ns()  # the pipeline thread's last sign of life
+        self.source.on_idle = self.idle
 
     # -- one frame ---------------------------------------------------------------------------
 
@@ -102,19 +103,32 @@ class Pipeline:
 
     def run(self, on_frame: Callable[[Frame], None] | None = None) -> None:
         """Process frames until the source ends or stop() is called; then end every track."""
-        ready = False
         for frame in self.source.frames():
+            self.heartbeat_ns = time.monotonic_ns()
             self.stats.frames_in += 1
             self.step(frame)
-            if not ready:
-                self.notifier.ready()
-                ready = True
-            self.notifier.watchdog()
             if on_frame is not None:
                 on_frame(frame)
             if self._stop.is_set():
                 break
         self.finish()
+
+    def idle(self) -> None:
+        """No frame for a while (live camera down): stay alive, end tracks the camera lost.
+
+        A track whose object has not been seen for `tracker.max_unseen_s` of wall-clock time
+        while the camera is gone has ended: its end event goes out now, not when frames return
+        (by then the object is long gone, and its track would be matched to someone else).
+        """
+        self.heartbeat_ns = now = time.monotonic_ns()
+        self._apply_changes()
+        last = self.last_frame
+        if last is None or not self.tracker.active:
+            return
+        if now - last.mono_ns >= self.settings.tracker.max_unseen_s * 1e9:
+            ended = self.tracker.end_all()
+            log.info("camera gone for %.0f s: ended %d tracks", (now - last.mono_ns) / 1e9, len(ended))
+            self._publish(self.events.flush(last))
 
     def finish(self) -> None:
         """End every live track (end events), as at the end of a file or on shutdown."""
@@ -133,13 +147,16 @@ class Pipeline:
             self._pending.append(action)
 
     def request_reload(self, settings: Settings, detector: Detector | None = None) -> None:
-        """Use `settings` (and a new detector, if its settings changed) from the next frame on."""
+        """Use `settings` (and a new detector, if its settings changed) from the next frame on,
+        or within a second while the camera is down."""
+        with self._lock:
+            self._changes.append(lambda: self.apply(settings, detector))
 
-        def apply(frame: Frame) -> list[Message]:
-            self.apply(settings, detector)
-            return []
-
-        self.request(apply)
+    def _apply_changes(self) -> None:
+        with self._lock:
+            changes, self._changes = self._changes, []
+        for change in changes:
+            change()
 
     def apply(self, settings: Settings, detector: Detector | None = None) -> None:
         old, self.settings = self.settings, settings
@@ -156,6 +173,7 @@ class Pipeline:
         self.request(lambda frame: [self.events.snapshot(frame)])
 
     def _run_pending(self, frame: Frame) -> list[Message]:
+        self._apply_changes()
         with self._lock:
             pending, self._pending = self._pending, []
         out: list[Message] = []

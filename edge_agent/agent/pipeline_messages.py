@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Protocol
 
 from edge_agent.contract import Kind, Message, Topics, iso_ms
@@ -48,6 +49,21 @@ def health_message(topics: Topics, frame: Frame, alert: Alert) -> Message:
         "active": alert.active,
         "detail": alert.detail,
         "time": iso_ms(frame.wall),
+        "camera": topics.camera,
+    }
+    return Message(topics.health, json.dumps(body).encode(), Kind.HEALTH)
+
+
+def camera_message(topics: Topics, active: bool, detail: str) -> Message:
+    """`health` kind `camera_lost`: active when the camera stops delivering, cleared when back.
+
+    Sent by the service's supervisor (no frame to take a time from: the wall clock now).
+    """
+    body = {
+        "kind": "camera_lost",
+        "active": active,
+        "detail": detail,
+        "time": iso_ms(datetime.now(UTC)),
         "camera": topics.camera,
     }
     return Message(topics.health, json.dumps(body).encode(), Kind.HEALTH)

@@ -28,7 +28,8 @@ class ReplayResult:
     frames: int
     events: int
     event_messages: int
-    undelivered: int
+    undelivered: int  # stored in the outbox, sent by the next run
+    lost: int = 0  # could not be stored at all (disk full): counted, never claimed as kept
 
 
 def replay_settings(settings: Settings, out: Path) -> Settings:
@@ -59,20 +60,24 @@ def replay(
 
         delivery = open_delivery(settings)
         sinks.append(delivery)
-    pipeline = Pipeline(settings, source, sinks)
+    next_seq = delivery.outbox.next_seq if delivery is not None else None
+    pipeline = Pipeline(settings, source, sinks, next_seq=next_seq)
     if on_start is not None:
         on_start(source.info.frame_count)
     try:
         pipeline.run(on_frame=(lambda f: on_frame(f.index + 1, folder.starts)) if on_frame else None)
     finally:
         folder.close()
-        undelivered = 0
+        undelivered = lost = 0
         if delivery is not None:
-            undelivered = delivery.drain(drain_timeout_s)
-            delivery.close()
+            delivery.drain(drain_timeout_s)
+            delivery.close(drain_s=0)
+            undelivered = delivery.outbox.stored
+            lost = sum(delivery.outbox.lost.values())
     return ReplayResult(
         frames=pipeline.stats.frames_processed,
         events=folder.starts,
         event_messages=folder.counts.get("event", 0),
         undelivered=undelivered,
+        lost=lost,
     )

@@ -1,7 +1,13 @@
 """`edge-agent run`: the live service — camera, pipeline, delivery, stats, commands, systemd.
 
 Threads: the capture thread (inside the source), paho's network thread and the delivery thread
-(inside Delivery), a small stats thread here; the pipeline runs in the main thread.
+(inside Delivery), a supervisor thread here; the pipeline runs in the main thread.
+
+systemd: READY=1 as soon as the service is up (a camera that is down is not a failed start);
+WATCHDOG=1 while every thread is alive — the pipeline shows a sign of life at least every second
+(frames, or idle ticks while the camera is down), the capture, delivery and paho threads run — so
+a hung inference or a dead thread gets the agent restarted, and a network camera that is down
+does not. `STATUS=` says how the camera and the broker are, with no password in it.
 """
 
 from __future__ import annotations
@@ -9,15 +15,18 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from edge_agent import config
+from edge_agent import __version__, config
 from edge_agent.agent.health import Counters, StatsBuilder
-from edge_agent.agent.notify import Notifier
+from edge_agent.agent.notify import Notifier, watchdog_interval_s
 from edge_agent.agent.pipeline import Pipeline
+from edge_agent.agent.pipeline_messages import camera_message
 from edge_agent.agent.sink import Sink
+from edge_agent.contract import redact
 from edge_agent.delivery.commands import Commands
 from edge_agent.delivery.mqtt import Delivery
 from edge_agent.detection import Detector
@@ -26,37 +35,50 @@ from edge_agent.sources import Source, open_camera
 log = logging.getLogger(__name__)
 
 RESTART_SECTIONS = ("device_id", "state_dir", "camera", "mqtt", "outbox", "homeassistant")
+DEFAULT_WATCHDOG_S = 60.0
+MIN_STALL_S = 3.0  # the pipeline ticks at least every second; a silence this long is a hang
 
 
 class Service:
-    def __init__(self, settings: config.Settings, config_path: Path | None) -> None:
+    def __init__(
+        self, settings: config.Settings, config_path: Path | None, source: Source | None = None
+    ) -> None:
         self.settings = settings
         self.config_path = config_path
         self.notifier = Notifier()
         check_state_dir(settings.state_dir)
-        self.source: Source = open_camera(settings.camera, settings.motion.height)
+        self.source: Source = source or open_camera(settings.camera, settings.motion.height)
         self.commands = Commands()
         self.delivery: Delivery | None = None
         sinks: list[Sink] = []
         if settings.mqtt.url:
-            self.delivery = Delivery(settings, on_command=self.commands)
+            self.delivery = Delivery(settings, on_command=self.commands)  # connects in run()
             sinks.append(self.delivery)
         else:
             log.warning("mqtt.url is not set: events are made but published nowhere")
-        self.pipeline = Pipeline(settings, self.source, sinks, self.notifier)
+        next_seq = self.delivery.outbox.next_seq if self.delivery else None
+        self.pipeline = Pipeline(settings, self.source, sinks, next_seq=next_seq)
         self.stats = StatsBuilder(
             self.pipeline.topics.stats, settings.state_dir, self.pipeline.detector.model_id
         )
         self._stop = threading.Event()
+        self._camera_ok: bool | None = None
+        self._unhealthy = ""
         self.commands.add("snapshot", self._cmd_snapshot)
-        self.commands.add("stats", lambda args: self._stats_body())
+        self.commands.add("stats", lambda args: self._stats_body(advance=False))
         self.commands.add("reload", self._cmd_reload)
 
     # -- commands (paho's thread) -----------------------------------------------------------
 
     def _cmd_snapshot(self, args: dict[str, Any]) -> dict[str, Any]:
         self.pipeline.request_snapshot()
-        return {"topic": self.pipeline.topics.snapshot}
+        if not self.source.stats.connected:
+            return {
+                "queued": True,
+                "detail": "the camera is down: the snapshot is taken when frames come back",
+                "topic": self.pipeline.topics.snapshot,
+            }
+        return {"queued": True, "detail": "taken at the next frame", "topic": self.pipeline.topics.snapshot}
 
     def _cmd_reload(self, args: dict[str, Any]) -> dict[str, Any]:
         try:
@@ -65,17 +87,25 @@ class Service:
             return {
                 "ok": False,
                 "error": "invalid configuration, still running on the old one",
-                "problems": exc.problems,
+                "problems": [redact(p) for p in exc.problems],
             }
         detector = None
         if new.detector != self.pipeline.settings.detector:
             try:
                 detector = Detector(new.detector)
             except Exception as exc:
-                return {"ok": False, "error": f"detector: {exc}; still running on the old configuration"}
+                return {
+                    "ok": False,
+                    "error": redact(f"detector: {exc}; still running on the old configuration"),
+                }
         restart = [k for k in RESTART_SECTIONS if getattr(new, k) != getattr(self.pipeline.settings, k)]
         self.pipeline.request_reload(new, detector)
-        return {"applied": True, "restart_needed_for": restart}
+        return {
+            "accepted": True,
+            "applied": False,
+            "detail": "valid; applied by the pipeline within about a second",
+            "restart_needed_for": restart,
+        }
 
     # -- stats and status ---------------------------------------------------------------------
 
@@ -89,37 +119,84 @@ class Service:
             inference_ms_total=p.detector.inference_ms_total,
             camera_ok=self.source.stats.connected,
             motion=p.motion_switch.on,
+            profile=p.detector.profile,
         )
 
-    def _stats_body(self) -> dict[str, Any]:
-        return self.stats.build(self._counters(), self.delivery.figures() if self.delivery else {})
+    def _stats_body(self, advance: bool = True) -> dict[str, Any]:
+        body = self.stats.build(
+            self._counters(), self.delivery.figures() if self.delivery else {}, advance=advance
+        )
+        body["camera_error"] = self.source.stats.last_error or None
+        return body
+
+    def camera_state(self) -> str:
+        s = self.source.stats
+        if s.connected:
+            return "camera ok"
+        if not s.last_error:
+            return "waiting for the camera's first frame"
+        return redact(f"camera lost ({s.last_error})")
 
     def status_line(self) -> str:
-        camera = (
-            "camera ok" if self.source.stats.connected else f"camera lost ({self.source.stats.last_error})"
-        )
+        camera = self.camera_state()
+        if self._unhealthy:
+            camera = f"NOT HEALTHY: {self._unhealthy}; {camera}"
         if self.delivery is None:
             return f"{camera}; no broker configured"
         d = self.delivery.figures()
         broker = "broker connected" if d["broker_connected"] else f"broker down for {d['broker_since_s']} s"
         return f"{camera}; {broker}; outbox {d['outbox_depth']} messages"
 
-    def _stats_loop(self) -> None:
-        interval = self.settings.health.stats_interval_s
-        next_stats = 0.0
-        while not self._stop.wait(2.0):
+    def liveness(self) -> str:
+        """Empty when every thread is alive; else what is not (then the watchdog starves)."""
+        stall_s = max((watchdog_interval_s() or DEFAULT_WATCHDOG_S) / 2, MIN_STALL_S)
+        quiet_s = (time.monotonic_ns() - self.pipeline.heartbeat_ns) / 1e9
+        if quiet_s > stall_s:
+            return f"the pipeline has shown no sign of life for {quiet_s:.0f} s"
+        if not self.source.alive():
+            return "the camera's capture thread has died"
+        if self.delivery is not None and not self.delivery.alive():
+            return "the delivery or MQTT thread has died"
+        return ""
+
+    def _supervise(self) -> None:
+        period = min(2.0, (watchdog_interval_s() or DEFAULT_WATCHDOG_S) / 4)
+        next_stats = time.monotonic() + self.settings.health.stats_interval_s
+        while not self._stop.wait(period):
+            why = self.liveness()
+            if why and why != self._unhealthy:
+                log.error("%s: no longer feeding systemd's watchdog, so it restarts the agent", why)
+            self._unhealthy = why
+            if not why:
+                self.notifier.watchdog()
             self.notifier.status(self.status_line())
-            next_stats -= 2.0
-            if next_stats <= 0 and self.delivery is not None:
-                next_stats = interval
-                self.delivery.publish(self.stats.message(self._counters(), self.delivery.figures()))
+            self._report_camera()
+            if time.monotonic() >= next_stats and self.delivery is not None:
+                next_stats = time.monotonic() + self.settings.health.stats_interval_s
+                self.delivery.publish(self.stats.message_from(self._stats_body()))
+
+    def _report_camera(self) -> None:
+        """A `health` message when the camera is lost (active) and when it is back (cleared)."""
+        ok, error = self.source.stats.connected, self.source.stats.last_error
+        if ok == self._camera_ok or (not ok and not error):
+            return
+        if self._camera_ok is None and ok:  # the first frame: nothing to clear
+            self._camera_ok = ok
+            return
+        self._camera_ok = ok
+        if self.delivery is not None:
+            detail = "frames again" if ok else redact(error)
+            self.delivery.publish(camera_message(self.pipeline.topics, active=not ok, detail=detail))
 
     # -- run ----------------------------------------------------------------------------------
 
     def run(self) -> int:
-        thread = threading.Thread(target=self._stats_loop, name="stats", daemon=True)
+        if self.delivery is not None:
+            self.delivery.start()  # the command handlers are in place
+        thread = threading.Thread(target=self._supervise, name="supervisor", daemon=True)
         thread.start()
-        self.notifier.status("starting: waiting for the first frames")
+        self.notifier.ready()
+        self.notifier.status("running: waiting for the camera's first frame")
         try:
             self.pipeline.run()
         finally:
@@ -127,7 +204,7 @@ class Service:
             self._stop.set()
             self.source.close()
             if self.delivery is not None:
-                self.delivery.close()
+                self.delivery.close()  # sends the end events first, then `offline`
         return 0
 
     def stop(self) -> None:
@@ -156,10 +233,11 @@ def run_service(settings: config.Settings, config_path: Path | None) -> int:
     service = Service(settings, config_path)
     install_sigterm(service.stop)
     log.info(
-        "edge-agent %s running: device %s, camera %s (%s)",
+        "edge-agent %s running: device %s, camera %s from %s (%s)",
+        __version__,
         settings.device_id,
         settings.camera.id,
-        settings.camera.source,
+        redact(str(settings.camera.source)),
         service.pipeline.detector.model_id,
     )
     return service.run()

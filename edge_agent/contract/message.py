@@ -32,3 +32,5 @@ class Message:
     content_type: str = "application/json"
     # Extra MQTT 5 user properties (for example the schema version).
     properties: dict[str, str] = field(default_factory=dict)
+    # The event's `seq` (events only): the outbox records it in the transaction that stores it.
+    seq: int | None = None

@@ -14,9 +14,11 @@ import re
 MASK = "***"
 
 # scheme://userinfo@ — userinfo runs to the last '@' before the host part ends (a password may
-# itself hold '@', ':' or '/'), and never crosses whitespace or a quote.
+# itself hold '@', ':' or '/', or any non-ASCII character), and never crosses ASCII whitespace or
+# a quote.
+_STOP = " \t\r\n\f\v'\"<>"
 _URL_USERINFO = re.compile(
-    r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)(?P<userinfo>[^\s'\"<>]*)@(?=[^\s'\"<>@]*(?:[\s'\"<>]|$))"
+    rf"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)(?P<userinfo>[^{_STOP}]*)@(?=[^{_STOP}@]*(?:[{_STOP}]|$))"
 )
 
 

@@ -7,14 +7,25 @@ a PUBACK with a failure reason (e.g. 135, not authorised by the ACL) is logged, 
 row deleted — it would fail again forever. paho re-sends in-flight messages after a reconnect;
 after a restart, every stored row is sent again (QoS 1: a consumer drops duplicates by `id`).
 
-Connection: `connect_async` + `loop_start`, reconnect with backoff, last will `offline`
-(retained, delayed by `will_delay_s` so that a Wi-Fi blip does not flap the status), `online`
-on every connect, TLS and username/password. A refused connection is logged once per attempt
-with the broker's reason and is never taken for a connection.
+Connection: `connect_async` + `loop_start` (in `start()`, once the command handlers are in
+place), reconnect with backoff, last will `offline` (retained, delayed by `will_delay_s` so that
+a Wi-Fi blip does not flap the status), `online` on every connect, TLS and username/password. A
+refused connection is logged once per attempt with the broker's reason and is never taken for a
+connection.
+
+Nothing a stranger on the broker sends can stop delivery: every paho callback and every turn of
+the delivery loop is guarded (an exception is logged and counted, the thread lives on), paho is
+told to suppress callback exceptions, the broker is told our maximum packet size (so an 80 MB
+"command" is never sent to us), retained commands are neither asked for nor run, and a row paho
+refuses to publish (a topic over MQTT's limits) is dropped and counted instead of blocking the
+outbox forever. `alive()` says whether the delivery and paho threads still run: the service
+feeds systemd's watchdog only while they do.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import logging
 import queue
 import ssl
@@ -29,17 +40,21 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
+from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from edge_agent.config import Settings
 from edge_agent.contract import Kind, Message, Topics
-from edge_agent.delivery import homeassistant
-from edge_agent.delivery.commands import CommandHandler, command_reply
+from edge_agent.delivery import connect_errors, homeassistant
+from edge_agent.delivery.commands import CommandHandler, command_reply, valid_name
 from edge_agent.delivery.outbox import Outbox
 
 log = logging.getLogger(__name__)
 
 MAX_INFLIGHT = 100
 DEFAULT_PORTS = {"mqtt": 1883, "mqtts": 8883}
+MAX_INCOMING_PACKET = 65536  # told to the broker: it must not send us anything larger
+DRAIN_ON_CLOSE_S = 5.0
+LOOP_ERROR_PAUSE_S = 1.0
 
 
 @dataclass
@@ -49,6 +64,23 @@ class DeliveryStats:
     rejected: dict[int, int] = field(default_factory=dict)  # PUBACK reason code → count
     refused: int = 0  # connection attempts the broker refused
     connects: int = 0
+    unpublishable: int = 0  # rows paho refused to publish (dropped)
+    commands_refused: int = 0  # command messages ignored: bad name or retained
+    errors: int = 0  # exceptions caught in callbacks and the delivery loop
+
+
+def _guarded(method: Callable[..., None]) -> Callable[..., None]:
+    """A paho callback or loop step that logs and counts any exception instead of raising it."""
+
+    @functools.wraps(method)
+    def wrapper(self: Delivery, *args: Any) -> None:
+        try:
+            method(self, *args)
+        except Exception:
+            self.stats.errors += 1
+            log.exception("delivery: %s failed; carrying on", method.__name__)
+
+    return wrapper
 
 
 def _properties(message: Message) -> Properties | None:
@@ -69,6 +101,7 @@ def build_client(settings: Settings, topics: Topics) -> tuple[mqtt.Client, str, 
         client_id=f"edge-agent-{settings.device_id}",
         protocol=mqtt.MQTTv5,
     )
+    client.suppress_exceptions = True
     client.max_inflight_messages_set(MAX_INFLIGHT)
     client.max_queued_messages_set(0)
     client.reconnect_delay_set(round(max(cfg.reconnect_min_s, 1)), round(max(cfg.reconnect_max_s, 1)))
@@ -106,6 +139,7 @@ class Delivery:
         self._acks: queue.SimpleQueue[tuple[int, ReasonCode]] = queue.SimpleQueue()
         self._inflight: dict[int, int] = {}  # paho mid → outbox row id
         self._sent_upto = 0
+        self._generation = self.outbox.generation
         self._wake = threading.Event()
         self._stop = threading.Event()
         self.client, self.host, self.port = build_client(settings, self.topics)
@@ -114,18 +148,28 @@ class Delivery:
         self.client.on_disconnect = self._on_disconnect
         self.client.on_publish = self._on_publish
         self.client.on_message = self._on_message
+        self._thread = threading.Thread(target=self._run, name="delivery", daemon=True)
+
+    def start(self) -> Delivery:
+        """Connect and start delivering (after the command handlers are in place)."""
         session = Properties(PacketTypes.CONNECT)
-        session.SessionExpiryInterval = settings.mqtt.will_delay_s
+        session.SessionExpiryInterval = self.settings.mqtt.will_delay_s
+        session.MaximumPacketSize = MAX_INCOMING_PACKET
         self.client.connect_async(
             self.host,
             self.port,
-            settings.mqtt.keepalive_s,
+            self.settings.mqtt.keepalive_s,
             clean_start=mqtt.MQTT_CLEAN_START_FIRST_ONLY,
             properties=session,
         )
         self.client.loop_start()
-        self._thread = threading.Thread(target=self._run, name="delivery", daemon=True)
         self._thread.start()
+        return self
+
+    def alive(self) -> bool:
+        """Both the delivery thread and paho's network thread are running."""
+        paho = getattr(self.client, "_thread", None)  # paho keeps its loop thread here
+        return self._thread.is_alive() and paho is not None and paho.is_alive()
 
     # -- the sink -------------------------------------------------------------------------
 
@@ -146,8 +190,13 @@ class Delivery:
             "outbox_bytes": self.outbox.bytes,
             "outbox_dropped": dict(self.outbox.drops),
             "outbox_write_errors": self.outbox.write_errors,
+            "outbox_lost": self.outbox.lost,
+            "outbox_unpublishable": self.stats.unpublishable,
+            "outbox_damaged": self.outbox.damaged,
             "broker_rejected": dict(self.stats.rejected),
             "broker_refused": self.stats.refused,
+            "commands_refused": self.stats.commands_refused,
+            "delivery_errors": self.stats.errors,
         }
 
     def drain(self, timeout_s: float) -> int:
@@ -158,13 +207,19 @@ class Delivery:
             time.sleep(0.05)
         return self.outbox.depth
 
-    def close(self) -> None:
+    def close(self, drain_s: float = DRAIN_ON_CLOSE_S) -> None:
+        """Send what is waiting (end events first of all) for up to `drain_s`, then `offline`."""
+        if self.connected and self._thread.is_alive():
+            self.drain(drain_s)
         self._stop.set()
         self._wake.set()
-        self._thread.join(timeout=10)
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
         self._process_acks()
         if self.connected:
-            self.client.publish(self.topics.status, b"offline", qos=1, retain=True).wait_for_publish(2)
+            info = self.client.publish(self.topics.status, b"offline", qos=1, retain=True)
+            with contextlib.suppress(RuntimeError, ValueError):
+                info.wait_for_publish(2)
         self.client.disconnect()
         self.client.loop_stop()
         self.outbox.close()
@@ -177,24 +232,45 @@ class Delivery:
         while not self._stop.is_set():
             self._wake.wait(interval)
             self._wake.clear()
-            self._process_acks()
-            self.outbox.flush()
-            if self.connected:
-                self._send()
+            if not self._turn():
+                self._stop.wait(LOOP_ERROR_PAUSE_S)  # e.g. the disk: do not spin on it
             if time.monotonic() >= next_sync:
                 self.outbox.sync()
                 next_sync = time.monotonic() + interval
         self.outbox.flush()
 
+    def _turn(self) -> bool:
+        """One turn of the delivery loop; False when it failed (logged and counted)."""
+        try:
+            self._process_acks()
+            self.outbox.flush()
+            if self.connected:
+                self._send()
+        except Exception:
+            self.stats.errors += 1
+            log.exception("delivery loop failed; carrying on")
+            return False
+        return True
+
     def _send(self) -> None:
+        if self._generation != self.outbox.generation:  # a damaged file was replaced
+            self._generation, self._sent_upto = self.outbox.generation, 0
+            self._inflight.clear()
         room = MAX_INFLIGHT - len(self._inflight)
         if room <= 0:
             return
         for row in self.outbox.read(self._sent_upto, room):
             m = row.message
-            info = self.client.publish(
-                m.topic, m.payload, qos=m.qos, retain=m.retain, properties=_properties(m)
-            )
+            try:
+                info = self.client.publish(
+                    m.topic, m.payload, qos=m.qos, retain=m.retain, properties=_properties(m)
+                )
+            except (ValueError, TypeError) as exc:  # a topic or payload MQTT cannot carry
+                self.stats.unpublishable += 1
+                log.error("message for %.80r cannot be published (%s); dropped", m.topic, exc)
+                self.outbox.ack(row.id)
+                self._sent_upto = row.id
+                continue
             if info.rc != mqtt.MQTT_ERR_SUCCESS:
                 break  # not connected any more: paho did not take it; try again later
             self._inflight[info.mid] = row.id
@@ -228,6 +304,7 @@ class Delivery:
 
     # -- paho callbacks (paho's thread: keep them short, take none of our locks) -----------
 
+    @_guarded
     def _on_connect(self, client: mqtt.Client, _u: Any, flags: Any, reason: ReasonCode, _p: Any) -> None:
         if reason.is_failure:
             self.stats.refused += 1
@@ -243,15 +320,38 @@ class Delivery:
         self.connected, self.since = True, time.monotonic()
         log.info("connected to broker %s:%d", self.host, self.port)
         client.publish(self.topics.status, b"online", qos=1, retain=True)
-        client.subscribe(self.topics.command_filter, qos=1)
+        no_retained = SubscribeOptions(qos=1, retainHandling=SubscribeOptions.RETAIN_DO_NOT_SEND)
+        client.subscribe(self.topics.command_filter, options=no_retained)
         if self.settings.homeassistant.enabled:
             client.subscribe(homeassistant.status_topic(self.settings), qos=1)
-            self.publish(homeassistant.discovery(self.settings, self.topics))
+        self._publish_discovery()
         self._wake.set()
 
-    def _on_connect_fail(self, _c: mqtt.Client, _u: Any) -> None:
-        log.warning("cannot reach broker %s:%d; retrying with backoff", self.host, self.port)
+    def _publish_discovery(self) -> None:
+        """Home Assistant's device description: retained state, sent at once, ahead of the backlog.
 
+        While discovery is off, the empty retained payload that removes the device is sent once
+        after it was on (a marker file in state_dir remembers that it was), not at every connect
+        of a pole that never used Home Assistant.
+        """
+        marker = self.settings.state_dir / "homeassistant-discovery"
+        enabled = self.settings.homeassistant.enabled
+        if not enabled and not marker.exists():
+            return
+        for m in homeassistant.discovery_messages(self.settings, self.topics):
+            self.client.publish(m.topic, m.payload, qos=m.qos, retain=m.retain, properties=_properties(m))
+        with contextlib.suppress(OSError):
+            if enabled:
+                marker.touch()
+            else:
+                marker.unlink()
+
+    @_guarded
+    def _on_connect_fail(self, _c: mqtt.Client, _u: Any) -> None:
+        why = connect_errors.describe(connect_errors.current())
+        log.warning("cannot reach broker %s:%d: %s; retrying with backoff", self.host, self.port, why)
+
+    @_guarded
     def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, reason: ReasonCode, _p: Any) -> None:
         if self.connected and not self._stop.is_set():
             log.warning(
@@ -262,20 +362,30 @@ class Delivery:
             )
         self.connected, self.since = False, time.monotonic()
 
+    @_guarded
     def _on_publish(self, _c: mqtt.Client, _u: Any, mid: int, reason: ReasonCode, _p: Any) -> None:
         self._acks.put((mid, reason))
         self._wake.set()
 
+    @_guarded
     def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
         if self.settings.homeassistant.enabled and msg.topic == homeassistant.status_topic(self.settings):
             if msg.payload == b"online":  # Home Assistant restarted: describe the device again
-                self.publish(homeassistant.discovery(self.settings, self.topics))
+                self._publish_discovery()
             return
-        name = msg.topic.rsplit("/", 1)[-1]
+        name = msg.topic[len(self.topics.command_filter) - 1 :]
+        if msg.retain or not valid_name(name):
+            self.stats.commands_refused += 1
+            log.warning(
+                "ignored a command on %.80r: %s",
+                msg.topic,
+                "retained commands are never run" if msg.retain else "not a command name ([a-z_], 1-32)",
+            )
+            return
         reply = command_reply(self.on_command, name, msg.payload)
         self.publish(Message(self.topics.reply(name), reply, Kind.REPLY))
         self._wake.set()
 
 
 def open_delivery(settings: Settings, on_command: Callable[[str, dict], dict] | None = None) -> Delivery:
-    return Delivery(settings, on_command=on_command)
+    return Delivery(settings, on_command=on_command).start()

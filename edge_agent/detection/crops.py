@@ -28,6 +28,17 @@ def square(box: Box, padding: float, min_side: float, width: int, height: int) -
     return (round(x1), round(y1), round(x1) + s, round(y1) + s)
 
 
+def largest_inside(boxes: Sequence[Box], cluster: Box) -> float:
+    """The longest side of the boxes that lie inside `cluster` (the size of its largest object)."""
+    x1, y1, x2, y2 = cluster[0] - 0.5, cluster[1] - 0.5, cluster[2] + 0.5, cluster[3] + 0.5
+    sides = [
+        max(b[2] - b[0], b[3] - b[1])
+        for b in boxes
+        if b[0] >= x1 and b[1] >= y1 and b[2] <= x2 and b[3] <= y2
+    ]
+    return max(sides, default=0.0)
+
+
 def plan(
     boxes: Sequence[Box],
     width: int,
@@ -38,15 +49,22 @@ def plan(
     merge_overlap: float,
     max_crops: int,
     full_frame_area: float,
+    context: float = 0.0,
 ) -> list[Crop] | None:
-    """Crops that cover `boxes`; None when one full-frame pass is the better choice."""
+    """Crops that cover `boxes`; None when one full-frame pass is the better choice.
+
+    Each crop is at least `context` times the largest box it holds (the model sees an object
+    with its surroundings and never larger than the sizes it was trained on), and at least
+    `min_side`: a small object gets a small crop, which the model sees enlarged."""
     if not boxes:
         return []
     clusters = merge_parts(boxes, gap=min_side * padding, slack=math.inf)  # whatever the shape
     side_limit = min(width, height)
     if any(max(c[2] - c[0], c[3] - c[1]) > side_limit for c in clusters):
         return None  # something wider than a square crop can hold
-    crops = [square(c, padding, min_side, width, height) for c in clusters]
+    crops = [
+        square(c, padding, max(min_side, context * largest_inside(boxes, c)), width, height) for c in clusters
+    ]
     # Merge crops that overlap much: one larger square is cheaper than two inferences.
     merged = True
     while merged and len(crops) > 1:

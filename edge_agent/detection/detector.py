@@ -24,6 +24,7 @@ from edge_agent import shipped
 from edge_agent.config import DetectorConfig
 from edge_agent.detection.crops import Crop, plan
 from edge_agent.detection.nanodet import ModelError, NanoDet, nms, sha256_of
+from edge_agent.detection.profile import DayNight, Profile
 from edge_agent.geometry import Box, iou_matrix
 from edge_agent.labels import family
 from edge_agent.sources import Frame
@@ -83,17 +84,27 @@ class Detector:
         families = sorted({family(n) for n in names})
         self.family_of = np.array([families.index(family(n)) for n in names], np.int64)
         self.min_score = {label: cfg.label_min_score.get(label, cfg.min_score) for label in cfg.labels}
-        self.floor = min(self.min_score.values())
+        self.night_min_score = {
+            label: cfg.night_label_min_score.get(label, cfg.night_min_score) for label in cfg.labels
+        }
+        self.floor = min(*self.min_score.values(), *self.night_min_score.values())
+        self.day_night = DayNight(cfg.night_luma, cfg.night_chroma)
         if cfg.track_min_score is not None:
             self.floor = min(self.floor, cfg.track_min_score)
         digest = expected or sha256_of(path)
         self.model_id = f"{path.stem}-{cfg.input_size}@{digest[:8]}"
         self.inferences = 0
         self.inference_ms_total = 0.0
+        self.input_px_total = 0  # model input pixels over all inferences: the cost that grows with size
         self.last_inference_ms = 0.0
         self._tokens = cfg.max_inferences_per_s
         self._last_ns: int | None = None
         self._last_sweep_ns: int | None = None
+
+    @property
+    def profile(self) -> Profile:
+        """ "day" or "night" (IR, or dark): which score thresholds apply; for the stats."""
+        return self.day_night.profile or "day"
 
     # -- deciding -------------------------------------------------------------------------
 
@@ -117,6 +128,7 @@ class Detector:
         sweep = self._sweep_due(frame.mono_ns)
         if not (motion_boxes or track_boxes or sweep) or self._tokens < 1.0:
             return None
+        self.day_night.observe(frame.image, frame.mono_ns)
         crops: list[Crop] | None = None
         if self.cfg.mode == "crops" and not sweep:
             crops = plan(
@@ -128,6 +140,7 @@ class Detector:
                 merge_overlap=self.cfg.crop_merge_overlap,
                 max_crops=self.cfg.max_crops,
                 full_frame_area=self.cfg.full_frame_area,
+                context=self.cfg.crop_context,
             )
         if crops is None:
             self._last_sweep_ns = frame.mono_ns
@@ -172,6 +185,7 @@ class Detector:
             self.last_inference_ms = (time.perf_counter() - t0) * 1000
             self.inference_ms_total += self.last_inference_ms
             self.inferences += 1
+            self.input_px_total += size * size * (2 if self.cfg.flip else 1)
             self._tokens -= 1.0
             inner = self._inner_edge_cut(boxes, x1, y1, x2, y2, image.shape[1], image.shape[0])
             all_boxes.append(boxes[~inner] + np.array([x1, y1, x1, y1], np.float32))
@@ -184,15 +198,19 @@ class Detector:
         keep, boxes = nms(boxes, scores, self.family_of[classes], self.cfg.nms_iou, self.cfg.box_voting)
         scores, classes = scores[keep], classes[keep]
         vouched = self._on_tracks(boxes, track_boxes)
+        thresholds = self.night_min_score if self.profile == "night" else self.min_score
+        largest_person = self.cfg.max_person_area * image.shape[0] * image.shape[1]
         out = []
         for box, score, cls, on_track in zip(boxes, scores, classes, vouched, strict=True):
             label = self.names[int(cls)]
-            least = self.min_score[label]
+            least = thresholds[label]
             if on_track and self.cfg.track_min_score is not None:
                 least = min(least, self.cfg.track_min_score)
             w, h = box[2] - box[0], box[3] - box[1]
             if score < least or min(w, h) < self.cfg.min_box_px:
                 continue
+            if label == "person" and w * h > largest_person:
+                continue  # bigger than anyone can be at a pole camera: a dark or grey patch
             out.append(
                 Detection((float(box[0]), float(box[1]), float(box[2]), float(box[3])), label, float(score))
             )

@@ -8,8 +8,9 @@ from edge_agent.config import AlarmRule
 
 
 def _hhmm(text: str) -> time:
+    """A rule's "HH:MM" (checked by the config: 00:00 to 23:59) as a time of day."""
     h, m = (int(v) for v in text.split(":"))
-    return time(h % 24, m)
+    return time(h, m)
 
 
 def in_window(rule: AlarmRule, wall: datetime) -> bool:

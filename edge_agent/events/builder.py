@@ -5,7 +5,8 @@
 left, a line crossed, parked ↔ moving), at most every `min_update_interval_s`; `end` when the
 track is gone, with duration, top score, the zones visited, the lines crossed and a short path.
 Every event message takes the device's next `seq` from `next_seq` (the pipeline hands in the
-delivery's sequence store: the stage itself keeps no file); the event id is fixed at the start.
+outbox's counter, which stores it with the message: the stage itself keeps no file); the event id
+is fixed at the start.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from edge_agent.events.alarms import fired
 from edge_agent.events.counts import LineCounts
 from edge_agent.events.thumbnails import Jpeg, ThumbnailPicker, snapshot
 from edge_agent.events.zones import Zones
-from edge_agent.geometry import bottom_centre, normalise
+from edge_agent.geometry import Box, bottom_centre, normalise
 from edge_agent.sources import Frame
 from edge_agent.tracking import Track, TrackerOutput
 
@@ -51,6 +52,7 @@ class EventState:
     crossings: list[Crossing] = field(default_factory=list)
     path: list[tuple[int, float, float]] = field(default_factory=list)  # mono_ns, x, y (0..1)
     stationary: bool = False
+    box: Box | None = None  # the last box the detector saw (never a coasting prediction)
 
 
 class EventBuilder:
@@ -113,7 +115,7 @@ class EventBuilder:
             self.picker.offer(t.id, frame.image, t.box, t.score, frame.wall)
         state = self.states.get(t.id)
         if state is None:
-            state = EventState(id="", track=t, stationary=t.stationary)
+            state = EventState(id="", track=t, stationary=t.stationary, box=t.box)
             self.states[t.id] = state
             self._zones_changed(frame, state, t)
             out += self._send(frame, state, "start")
@@ -122,6 +124,8 @@ class EventBuilder:
             out += self._alarms(frame, state, t, state.zones)
             return out
         state.track = t
+        if t.seen_this_frame:
+            state.box = t.box
         entered = self._zones_changed(frame, state, t)
         out += self._alarms(frame, state, t, entered)
         if t.stationary != state.stationary:
@@ -216,7 +220,7 @@ class EventBuilder:
             end=t.last_wall if end else None,
             score=round(t.score, 3),
             top_score=round(t.top_score, 3),
-            box=normalise(t.box, frame.width, frame.height),
+            box=normalise(state.box or t.box, frame.width, frame.height),
             riders=t.riders,
             stationary=t.stationary,
             zones=list(state.visited) if end else sorted(state.zones),
@@ -227,7 +231,7 @@ class EventBuilder:
             clock=ClockState(synced=self._clock_synced(), monotonic_ns=t.last_seen_ns),
             model=self.model_id,
         )
-        out.append(Message(self.topics.events, event.to_json(), Kind.EVENT, properties=SCHEMA_PROPS))
+        out.append(Message(self.topics.events, event.to_json(), Kind.EVENT, properties=SCHEMA_PROPS, seq=seq))
         state.last_sent_ns = frame.mono_ns
         state.pending.clear()
         return out

@@ -29,7 +29,9 @@ def open_camera(cfg: CameraConfig, motion_height: int) -> Source:
     if spec == "picamera2":
         from edge_agent.sources.picamera import PicameraGrabber
 
-        grabber = PicameraGrabber(cfg.width, cfg.height, cfg.fps, motion_height)
+        grabber = PicameraGrabber(
+            cfg.width, cfg.height, cfg.fps, motion_height, read_timeout_s=cfg.read_timeout_s
+        )
     elif "://" in spec or spec.startswith(("usb:", "/dev/video")):
         from edge_agent.sources.opencv import CaptureGrabber
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -60,9 +60,16 @@ class Source(ABC):
     name: str
     live: bool
     stats: SourceStats
+    # Called about once a second from inside `frames()` while a live source waits for a frame
+    # (the pipeline ends tracks, applies a reload and shows it is alive meanwhile).
+    on_idle: Callable[[], None] | None = None
 
     @abstractmethod
     def frames(self) -> Iterator[Frame]: ...
+
+    def alive(self) -> bool:
+        """Whether the source's own threads (if any) still run."""
+        return True
 
     @abstractmethod
     def close(self) -> None: ...

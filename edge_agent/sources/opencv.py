@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 
 from edge_agent.sources.base import Frame, Source, SourceError, SourceStats, small_gray
+from edge_agent.sources.diagnose import Diagnosis, failure
 
 PROBE_TIMEOUT_S = 60.0
 PROBE_FRAMES = 3
@@ -158,6 +159,7 @@ class CaptureGrabber:
         self._fps = fps
         self._motion_height = motion_height
         self._cap: cv2.VideoCapture | None = None
+        self._diagnosis = Diagnosis(spec) if "://" in spec else None
 
     def _target(self) -> tuple[str | int, int]:
         if self.spec.startswith("usb:"):
@@ -171,7 +173,7 @@ class CaptureGrabber:
         cap = cv2.VideoCapture(target, api)
         if not cap.isOpened():
             cap.release()
-            raise SourceError(f"camera {self.spec} cannot be opened (unplugged, wrong URL, or busy)")
+            raise SourceError(failure(self.spec, self._diagnosis))
         if api == cv2.CAP_V4L2:
             cap.set(cv2.CAP_PROP_FRAME_WIDTH, self._size[0])
             cap.set(cv2.CAP_PROP_FRAME_HEIGHT, self._size[1])

@@ -9,6 +9,7 @@ pair first, which for a few boxes gives the same answer as an optimal assignment
 
 from __future__ import annotations
 
+import statistics
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -18,6 +19,7 @@ from edge_agent.detection import Detection
 from edge_agent.geometry import Box, area, centre, intersection, iou_matrix
 from edge_agent.labels import TWO_WHEELERS, family
 from edge_agent.sources import Frame
+from edge_agent.tracking.pushers import count_pairs, in_step, touching
 
 HISTORY = 64
 
@@ -40,6 +42,12 @@ class Track:
     seen_this_frame: bool = True
     velocity: tuple[float, float] = (0.0, 0.0)  # box centre, pixels per second
     centres: deque[tuple[int, float, float]] = field(default_factory=lambda: deque(maxlen=HISTORY))
+    scores: deque[float] = field(default_factory=lambda: deque(maxlen=HISTORY))
+    first_centre: tuple[float, float] = (0.0, 0.0)
+    ready: bool = False  # seen often enough, and moved or scored well enough, to be real
+    joined: int | None = None  # the track this one is part of (a person walking that bike)
+    beside: dict[int, list[int]] = field(default_factory=dict)  # wheel id: [shared, touching] frames
+    moved: bool = False  # has moved from where it appeared (a real object, whatever it scores)
     _predicted_ns: int = 0
 
     @property
@@ -165,9 +173,21 @@ class Tracker:
         t.last_seen_ns, t.last_wall = frame.mono_ns, frame.wall
         t.seen_this_frame = True
         t.centres.append((frame.mono_ns, nx, ny))
-        if t.hits >= self.cfg.confirm_hits:
-            t.confirmed = True
+        t.scores.append(d.score)
+        if not t.moved:
+            first = t.first_centre
+            t.moved = max(abs(nx - first[0]), abs(ny - first[1])) >= self.cfg.stationary_move * max(
+                d.box[3] - d.box[1], 1.0
+            )
+        if t.hits >= self.cfg.confirm_hits and (t.moved or self._sure(t)):
+            t.ready = True
         self._update_stationary(t)
+
+    def _sure(self, t: Track) -> bool:
+        """Frigate's rule for a track that has not moved: the median of its scores (padded with
+        zeros to `confirm_hits`, three by default as in Frigate) reaches the label's threshold."""
+        median = statistics.median([*t.scores, *[0.0] * (self.cfg.confirm_hits - len(t.scores))])
+        return median >= self.cfg.label_still_threshold.get(t.label, self.cfg.still_threshold)
 
     def _update_stationary(self, t: Track) -> None:
         now = t.centres[-1][0]
@@ -191,9 +211,54 @@ class Tracker:
                 self._update(self.tracks[ti], dets[di], frame, riders.get(di, 0))
             matched = {di for _, di in pairs}
             for di, d in enumerate(dets):
-                if di not in matched:
+                if di not in matched and not self._duplicate(d):
                     self._new(d, frame, riders.get(di, 0))
+            count_pairs(self.tracks)
+            self._confirm(frame.mono_ns)
         return self._expire(frame.mono_ns)
+
+    def _duplicate(self, d: Detection) -> bool:
+        """A second box on an object a track has just been matched to (two overlapping boxes
+        of one walker that the NMS kept): a new track there would take the walker's identity."""
+        limit = self.cfg.duplicate_iou
+        seen = [t.box for t in self.tracks if t.seen_this_frame and family(t.label) == family(d.label)]
+        return limit < 1.0 and bool(seen) and float(iou_matrix([d.box], seen).max()) >= limit
+
+    def _confirm(self, now_ns: int) -> None:
+        """Ready tracks become real, unless they are one object pass with another track (a
+        person walking a bike: `pushers`), or a person beside a bike waits to find out."""
+        for t in self.tracks:
+            if t.confirmed or t.joined is not None or not t.ready:
+                continue
+            partner = self._partner(t)
+            if partner is not None:
+                t.joined = partner.id
+                if t.label == "person":
+                    partner.riders = max(partner.riders, 1)
+                continue
+            waiting = (now_ns - t.first_ns) / 1e9 < self.cfg.pusher_wait_s
+            if t.label == "person" and waiting and self._beside_a_wheel(t):
+                continue
+            t.confirmed = True
+
+    def _partner(self, t: Track) -> Track | None:
+        need, share = self.cfg.confirm_hits, self.cfg.pusher_in_step
+        for o in self.tracks:
+            if o is t or o.joined is not None:
+                continue
+            if t.label == "person" and o.label in TWO_WHEELERS and in_step(t, o.id, need, share):
+                return o  # the person rides or walks this bike
+            if (
+                t.label in TWO_WHEELERS
+                and o.label == "person"
+                and o.confirmed
+                and in_step(o, t.id, need, share)
+            ):
+                return o  # the person's event started before the bike was seen: one event, theirs
+        return None
+
+    def _beside_a_wheel(self, t: Track) -> bool:
+        return any(o.label in TWO_WHEELERS and touching(t.box, o.box) for o in self.tracks)
 
     def _new(self, d: Detection, frame: Frame, riders: int) -> None:
         cx, cy = centre(d.box)
@@ -211,7 +276,9 @@ class Tracker:
         )
         t.labels[d.label] += 1
         t.centres.append((frame.mono_ns, cx, cy))
-        t.confirmed = self.cfg.confirm_hits <= 1
+        t.scores.append(d.score)
+        t.first_centre = (cx, cy)
+        t.ready = self.cfg.confirm_hits <= 1 and self._sure(t)
         self._next_id += 1
         self.tracks.append(t)
 

@@ -1,0 +1,70 @@
+"""Configuration: pydantic models (`settings`), the only place defaults live, and their loading.
+
+`fields` holds the value types, `rules` the checks between sections, `source` the reading of
+files as volunteers write them, `environment` the `EDGE_AGENT_…` variables, `files` the checks of
+the files a configuration names, `errors` the one-line-per-problem `ConfigError`, and `loader`
+`load()` and `effective()`. Everything callers import from `edge_agent.config` is re-exported here.
+"""
+
+from __future__ import annotations
+
+from edge_agent.config.device import default_device_id
+from edge_agent.config.errors import ConfigError, format_errors
+from edge_agent.config.fields import ID_PATTERN, Fraction, Id, Point
+from edge_agent.config.loader import CREDENTIALS, effective, effective_text, load
+from edge_agent.config.settings import (
+    DEFAULT_CONFIG_PATH,
+    DEFAULT_LABELS,
+    ENV_PREFIX,
+    AlarmRule,
+    CameraConfig,
+    DetectorConfig,
+    EventsConfig,
+    HealthConfig,
+    HomeAssistantConfig,
+    LineConfig,
+    MotionConfig,
+    MqttConfig,
+    OutboxConfig,
+    PipelineConfig,
+    Section,
+    Settings,
+    ThumbnailConfig,
+    TrackerConfig,
+    ZoneConfig,
+)
+from edge_agent.config.source import read_toml
+
+__all__ = [
+    "CREDENTIALS",
+    "DEFAULT_CONFIG_PATH",
+    "DEFAULT_LABELS",
+    "ENV_PREFIX",
+    "ID_PATTERN",
+    "AlarmRule",
+    "CameraConfig",
+    "ConfigError",
+    "DetectorConfig",
+    "EventsConfig",
+    "Fraction",
+    "HealthConfig",
+    "HomeAssistantConfig",
+    "Id",
+    "LineConfig",
+    "MotionConfig",
+    "MqttConfig",
+    "OutboxConfig",
+    "PipelineConfig",
+    "Point",
+    "Section",
+    "Settings",
+    "ThumbnailConfig",
+    "TrackerConfig",
+    "ZoneConfig",
+    "default_device_id",
+    "effective",
+    "effective_text",
+    "format_errors",
+    "load",
+    "read_toml",
+]

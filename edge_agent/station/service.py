@@ -1,0 +1,111 @@
+"""`station run`: ingest from every broker, the housekeeping loop, and the JSON API under uvicorn."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from types import FrameType
+
+import uvicorn
+from sqlalchemy import Engine
+
+from edge_agent.station.archive import Archive
+from edge_agent.station.config import StationSettings
+from edge_agent.station.db.engine import connect
+from edge_agent.station.db.ops import now_us
+from edge_agent.station.fleet import OfflineAlerts
+from edge_agent.station.ingest import Ingest
+from edge_agent.station.pictures import PictureStore
+from edge_agent.station.retention import Retention
+from edge_agent.station.web import live
+from edge_agent.station.web.app import create_web_app
+from edge_agent.station.web.maintenance import muting
+
+log = logging.getLogger("edge_agent.station")
+TICK_S = 2.0
+
+
+class Housekeeping(threading.Thread):
+    """Flags late thumbnails, raises and clears offline alerts, runs retention."""
+
+    def __init__(
+        self, settings: StationSettings, archive: Archive, ingest: Ingest, retention: Retention
+    ) -> None:
+        super().__init__(name="station-housekeeping", daemon=True)
+        self.settings, self.archive, self.ingest, self.retention = settings, archive, ingest, retention
+        f = settings.fleet
+        self.alerts = OfflineAlerts(archive.engine, f.stale_after_s, f.alert_after_s, f.alert_topic)
+        self.stopped = threading.Event()
+
+    def publish(self, topic: str, payload: bytes) -> bool:
+        for c in self.ingest.clients:
+            if c.connected.is_set():
+                return c.client.publish(topic, payload, qos=1, retain=True).rc == 0
+        return False
+
+    def run(self) -> None:
+        last_retention = 0.0
+        r = self.settings.retention
+        while not self.stopped.wait(TICK_S):
+            try:
+                now = now_us()
+                self.archive.flag_thumbnails(now - int(self.settings.ingest.thumbnail_wait_s * 1e6))
+                self.alerts.check(now, muting(self.archive.engine, self.publish))
+                if now / 1e6 - last_retention >= r.interval_s:
+                    last_retention = now / 1e6
+                    d = self.retention.run(now, r.events_days, r.pictures_days, r.disk_min_free_percent)
+                    if d.events or d.uses:
+                        log.info("retention: %d events, %d pictures, %d bytes", d.events, d.pictures, d.bytes)
+            except Exception:
+                log.exception("housekeeping failed (will retry)")
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, which also tells the live pages' streams to end when asked to stop."""
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        live.STOPPING.set()
+        super().handle_exit(sig, frame)
+
+
+def _exit_cleanly(_sig: int, _frame: object) -> None:
+    raise SystemExit(0)
+
+
+def run(settings: StationSettings, engine: Engine | None = None) -> int:
+    engine = engine or connect(settings.database_url)
+    store = PictureStore(settings.pictures_dir)
+    archive = Archive(engine)
+    ingest = Ingest(settings, archive, store)
+    house = Housekeeping(settings, archive, ingest, Retention(engine, store))
+    ingest.start()
+    house.start()
+    app = create_web_app(
+        engine,
+        store,
+        settings.web,
+        station_id=settings.station_id,
+        key_path=settings.key_path,
+        exports_dir=settings.state_dir / "exports",
+        stale_after_s=settings.fleet.stale_after_s,
+    )
+    server = _Server(
+        uvicorn.Config(
+            app,
+            host=settings.http.host,
+            port=settings.http.port,
+            log_level=settings.log_level,
+            timeout_graceful_shutdown=5,  # open live pages (server-sent events) do not hold a stop
+        )
+    )
+    # uvicorn stops gracefully on SIGTERM, then raises the signal again under the handler it found:
+    # make that one end the process through Python, so the cleanup below still runs (exit 0).
+    signal.signal(signal.SIGTERM, _exit_cleanly)
+    try:
+        server.run()
+    finally:
+        house.stopped.set()
+        ingest.stop()
+        engine.dispose()
+    return 0

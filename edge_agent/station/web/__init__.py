@@ -1,0 +1,1 @@
+"""The station's web pages: fleet, pole, events, cases, wall and audit, on the JSON API."""
