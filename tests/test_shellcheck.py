@@ -23,7 +23,8 @@ def scripts() -> list[Path]:
 
 def test_there_are_scripts() -> None:
     names = {p.name for p in scripts()}
-    assert {"install.sh", "provision.sh", "smoke-qemu.sh", "test.sh", "demo.sh", "run"} <= names
+    assert {"install.sh", "provision.sh", "record-failure.sh", "build-image.sh", "smoke-qemu.sh"} <= names
+    assert {"test.sh", "demo.sh", "wheelhouse.sh", "run"} <= names
 
 
 def test_shellcheck_is_clean() -> None:

@@ -10,4 +10,5 @@ on_chroot <<CHROOT
 bash /tmp/edge-agent/deploy/install.sh --no-start
 rm -rf /tmp/edge-agent
 CHROOT
-install -m 0644 "${src}/deploy/edge-agent.toml" "${ROOTFS_DIR}/boot/firmware/edge-agent.toml.example"
+# the example's name must not be edge-agent.toml or .secret: provisioning takes only those two
+install -m 0644 "${src}/deploy/edge-agent.toml" "${ROOTFS_DIR}/boot/firmware/edge-agent-example.toml"

@@ -1,0 +1,97 @@
+"""The offline wheelhouse recipe (scripts/wheelhouse.sh) resolves against PyPI for a Pi.
+
+For Bookworm (Python 3.11) and Trixie (Python 3.13) on aarch64, with install.sh's constraints:
+every wheel chosen runs on that Python and CPU, onnxruntime is one that does not crash a Pi 4
+(≥ 1.22, tagged manylinux_2_28_aarch64), and numpy stays < 2 on Bookworm for its apt picamera2.
+Skips with the reason when PyPI cannot be reached.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+from packaging.tags import parse_tag
+from packaging.utils import parse_wheel_filename
+from packaging.version import Version
+
+REPO = Path(__file__).resolve().parents[1]
+SCRIPT = REPO / "scripts" / "wheelhouse.sh"
+PYPI = "https://pypi.org/simple"
+RELEASES = {"bookworm": "311", "trixie": "313"}
+
+
+def pypi_reachable() -> str | None:
+    try:
+        with urllib.request.urlopen(f"{PYPI}/onnxruntime/", timeout=10) as reply:
+            reply.read(100)
+    except OSError as exc:
+        return f"PyPI is not reachable from here ({exc}); the recipe needs it"
+    return None
+
+
+@pytest.fixture(scope="module")
+def pip_env() -> dict[str, str]:
+    why = pypi_reachable()
+    if why:
+        pytest.skip(why)
+    # PyPI itself, not this machine's pip configuration (local indexes, constraints)
+    return {**os.environ, "PIP_CONFIG_FILE": os.devnull, "PIP_INDEX_URL": PYPI, "PYTHON": sys.executable}
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory, pip_env: dict[str, str]) -> Path:
+    out = tmp_path_factory.mktemp("wheel")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--wheel-dir", str(out), str(REPO)],
+        check=True,
+        env=pip_env,
+        timeout=300,
+    )
+    return next(out.glob("edge_agent-*.whl"))
+
+
+@pytest.mark.parametrize("release", sorted(RELEASES))
+def test_the_recipe_resolves_for_a_pi(
+    release: str, wheel: Path, pip_env: dict[str, str], tmp_path: Path
+) -> None:
+    report = tmp_path / "report.json"
+    proc = subprocess.run(
+        [
+            *("bash", str(SCRIPT), "--release", release, "--wheel", str(wheel)),
+            *("--out", str(tmp_path / "wh"), "--dry-run", str(report)),
+        ],
+        capture_output=True,
+        text=True,
+        env=pip_env,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    chosen = {
+        item["metadata"]["name"].lower().replace("_", "-"): (
+            Version(item["metadata"]["version"]),
+            item["download_info"]["url"].rsplit("/", 1)[-1],
+        )
+        for item in json.loads(report.read_text())["install"]
+    }
+    print(release, {name: str(v) for name, (v, _) in chosen.items()})
+    python = RELEASES[release]
+    for name, (_, filename) in chosen.items():
+        tags = parse_wheel_filename(filename)[3]
+        assert any(
+            t.platform == "any"
+            or (t.platform.endswith("_aarch64") and t.interpreter in (f"cp{python}", "cp37", "cp310", "cp39"))
+            for t in tags
+        ), f"{name}: {filename} does not run on a Pi with Python {python[0]}.{python[1:]}"
+    version, filename = chosen["onnxruntime"]
+    assert version >= Version("1.22"), "onnxruntime < 1.22 dies with SIGILL on a Pi 4"
+    assert parse_tag(f"cp{python}-cp{python}-manylinux_2_28_aarch64") & set(parse_wheel_filename(filename)[3])
+    for name in ("edge-agent", "numpy", "opencv-python-headless", "paho-mqtt", "pydantic"):
+        assert name in chosen, name
+    if release == "bookworm":  # the apt picamera2 is built against numpy 1.x
+        assert chosen["numpy"][0] < Version("2")
