@@ -254,7 +254,6 @@ def test_starts_stay_under_the_start_limit(pole: Pole) -> None:
     assert box.proc.poll() is None  # no start-limit reboot
 
 
-@pytest.mark.skip(reason="needs the watchdog-from-liveness change on main; the lead enables it at merge")
 def test_a_camera_gone_for_two_minutes_does_not_kill_the_agent(pole: Pole) -> None:
     box = pole.box
     etc = box.root / "etc" / "edge-agent"
