@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -117,6 +118,7 @@ class FileSource(Source):
         mtime = datetime.fromtimestamp(path.stat().st_mtime, UTC)
         self.start = (start or mtime).astimezone(UTC)
         self._cap: cv2.VideoCapture | None = None
+        self._stop = threading.Event()
 
     def frames(self) -> Iterator[Frame]:
         self._cap = cv2.VideoCapture(str(self.info.path))
@@ -126,7 +128,7 @@ class FileSource(Source):
         period_ns = 1e9 / self.fps
         index = 0
         try:
-            while True:
+            while not self._stop.is_set():
                 ok, image = self._cap.read()
                 if not ok or image is None:
                     break
@@ -141,9 +143,15 @@ class FileSource(Source):
                 self.stats.frames_read += 1
                 index += 1
         finally:
-            self.close()
+            self._release()
 
     def close(self) -> None:
+        """Stop reading. Safe from another thread: the reading thread releases the capture
+        itself (releasing it under a running `read()` crashes inside FFmpeg)."""
+        self._stop.set()
+        self.stats.connected = False
+
+    def _release(self) -> None:
         if self._cap is not None:
             self._cap.release()
             self._cap = None
