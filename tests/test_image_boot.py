@@ -135,7 +135,7 @@ def test_the_image_boots_provisions_publishes_and_shuts_down(
         left = subprocess.run(["mdir", "-b", "-i", fat, "::/"], capture_output=True, text=True).stdout
         assert "edge-agent.toml" not in left and "edge-agent.secret" not in left  # provisioning took them
         # last, so that the checks above run either way: the detection issue's stability target
-        # (2026-12-02: emulated Cortex-A72 car 2, bus 1; x86 car 3, bus 1)
+        # (2026-12-02, after detection round 2: car 3, bus 1 on both the emulated Cortex-A72 and x86)
         assert starts(on_pi) == starts(here)
     finally:
         viewer.close()
