@@ -1,4 +1,5 @@
-"""Configuration: pydantic models (`settings`), the only place defaults live, and their loading.
+"""Configuration: pydantic models (`settings`, its vision sections in `vision`, what every section
+shares in `section`), the only place defaults live, and their loading.
 
 `fields` holds the value types, `rules` the checks between sections, `source` the reading of
 files as volunteers write them, `environment` the `EDGE_AGENT_…` variables, `files` the checks of
@@ -12,28 +13,25 @@ from edge_agent.config.device import default_device_id
 from edge_agent.config.errors import ConfigError, format_errors
 from edge_agent.config.fields import ID_PATTERN, Fraction, Id, Point
 from edge_agent.config.loader import CREDENTIALS, effective, effective_text, load
+from edge_agent.config.section import Section
 from edge_agent.config.settings import (
     DEFAULT_CONFIG_PATH,
-    DEFAULT_LABELS,
     ENV_PREFIX,
     AlarmRule,
     CameraConfig,
-    DetectorConfig,
     EventsConfig,
     HealthConfig,
     HomeAssistantConfig,
     LineConfig,
-    MotionConfig,
     MqttConfig,
     OutboxConfig,
     PipelineConfig,
-    Section,
     Settings,
     ThumbnailConfig,
-    TrackerConfig,
     ZoneConfig,
 )
 from edge_agent.config.source import read_toml
+from edge_agent.config.vision import DEFAULT_LABELS, DetectorConfig, MotionConfig, TrackerConfig
 
 __all__ = [
     "CREDENTIALS",

@@ -11,7 +11,8 @@ import ssl
 from pathlib import Path
 
 from edge_agent import shipped
-from edge_agent.config.settings import DetectorConfig, MqttConfig, Settings
+from edge_agent.config.settings import MqttConfig, Settings
+from edge_agent.config.vision import DetectorConfig
 
 MAX_CERT_BYTES = 1_000_000
 MAX_LABELS_BYTES = 1_000_000
