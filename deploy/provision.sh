@@ -6,8 +6,10 @@
 # A configuration that does not validate (check-config exits 2) is kept aside as
 # /etc/edge-agent/config.toml.rejected, with the reasons in /etc/edge-agent/config.rejected.txt;
 # the agent then refuses to start and prints those reasons (systemctl status edge-agent,
-# journalctl). When check-config fails in any other way the installation is broken, not the file:
-# the file stays on the boot partition (taken at the next boot) and this script exits 1.
+# journalctl), and they are written back to the boot partition as edge-agent.rejected.txt.
+# When check-config fails in any other way the installation is broken, not the file: the file
+# stays on the boot partition (taken at the next boot) and this script exits 1.
+# edge-agent-ssh.pub (the Debian image's SSH login, key only) becomes ssh_authorized_keys.
 # Idempotent; each file is taken once (it is removed from the boot partition).
 #
 # Exit status: 0 done or nothing to do; 1 the installation is broken (check-config did not run).
@@ -24,7 +26,7 @@ max_bytes=1048576
 
 boot=""
 for dir in "$ROOT/boot/firmware" "$ROOT/boot"; do
-    if [ -e "$dir/edge-agent.toml" ] || [ -e "$dir/edge-agent.secret" ]; then
+    if [ -e "$dir/edge-agent.toml" ] || [ -e "$dir/edge-agent.secret" ] || [ -e "$dir/edge-agent-ssh.pub" ]; then
         boot=$dir
         break
     fi
@@ -70,6 +72,51 @@ if [ ! -e "$etc/mqtt_password" ]; then
     install "${owner[@]}" -m 0600 /dev/null "$etc/mqtt_password"
 fi
 
+# The technician's SSH public key(s), for the Debian image's `pole` account (key login only;
+# sshd runs only once a key is here). Each line must be an OpenSSH public key; a private key put
+# there by mistake is erased from the card and refused.
+if [ -n "$boot" ] && [ -e "$boot/edge-agent-ssh.pub" ]; then
+    keys="$etc/ssh_authorized_keys.new"
+    one="$etc/ssh_key.check"
+    refused=""
+    if [ "$(stat -c %s "$boot/edge-agent-ssh.pub")" -gt 65536 ]; then
+        refused="the file is larger than 64 kB; a public key is one line of about 100 characters"
+    elif grep -q 'PRIVATE KEY' "$boot/edge-agent-ssh.pub"; then
+        refused="it is a PRIVATE key: put the .pub file there (e.g. id_ed25519.pub), never the private one; it has been erased from the card"
+    elif ! command -v ssh-keygen >/dev/null; then
+        refused="ssh-keygen is not installed here (apt install openssh-client), so the key cannot be checked"
+    else
+        : >"$keys"
+        line_no=0
+        while IFS= read -r line || [ -n "$line" ]; do
+            line_no=$((line_no + 1))
+            case "$line" in "" | "#"*) continue ;; esac
+            printf '%s\n' "$line" >"$one"
+            if ssh-keygen -l -f "$one" >/dev/null 2>&1; then
+                printf '%s\n' "$line" >>"$keys"
+            else
+                refused="line $line_no is not an OpenSSH public key (it should start with ssh-ed25519, ssh-rsa or ecdsa-sha2-…)"
+                break
+            fi
+        done < <(clean_text "$boot/edge-agent-ssh.pub")
+        rm -f "$one"
+        if [ -z "$refused" ] && [ ! -s "$keys" ]; then
+            refused="the file holds no key"
+        fi
+    fi
+    if [ -z "$refused" ]; then
+        install "${owner[@]}" -m 0644 "$keys" "$etc/ssh_authorized_keys"
+        echo "edge-agent-provision: $(wc -l <"$keys") SSH key(s) installed in $etc/ssh_authorized_keys"
+        rm -f "$boot/edge-agent-ssh.rejected.txt"
+    else
+        echo "edge-agent-provision: REJECTED edge-agent-ssh.pub: $refused" >&2
+        printf 'edge-agent-ssh.pub was refused: %s\r\nThe keys installed before (if any) are kept. Fix it, copy it again and reboot.\r\n' \
+            "$refused" >"$boot/edge-agent-ssh.rejected.txt" 2>/dev/null || true
+    fi
+    rm -f "$keys"
+    wipe "$boot/edge-agent-ssh.pub"
+fi
+
 if [ -n "$boot" ] && [ -e "$boot/edge-agent.toml" ]; then
     candidate="$etc/config.toml.new"
     status=0
@@ -82,7 +129,7 @@ if [ -n "$boot" ] && [ -e "$boot/edge-agent.toml" ]; then
     fi
     if [ "$status" -eq 0 ]; then
         install "${config_owner[@]}" -m "$config_mode" "$candidate" "$etc/config.toml"
-        rm -f "$candidate" "$etc/config.toml.rejected" "$etc/config.rejected.txt"
+        rm -f "$candidate" "$etc/config.toml.rejected" "$etc/config.rejected.txt" "$boot/edge-agent.rejected.txt"
         echo "edge-agent-provision: configuration installed in $etc/config.toml"
     elif [ "$status" -eq 2 ]; then
         if [ -e "$candidate" ]; then
@@ -102,6 +149,8 @@ if [ -n "$boot" ] && [ -e "$boot/edge-agent.toml" ]; then
         chmod "$config_mode" "$etc/config.rejected.txt"
         echo "edge-agent-provision: REJECTED edge-agent.toml:" >&2
         sed 's/^/  /' "$etc/config.rejected.txt" >&2
+        # the technician sees why on the card itself, in any computer (Notepad's line endings)
+        sed 's/$/\r/' "$etc/config.rejected.txt" >"$boot/edge-agent.rejected.txt" 2>/dev/null || true
     else
         rm -f "$candidate"
         {

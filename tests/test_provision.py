@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import grp
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -96,6 +97,9 @@ def test_malformed_config_is_kept_aside_and_the_agent_refuses_to_start(fake_root
     assert mode(etc / "config.rejected.txt") & 0o007 == 0  # not world-readable
     assert mode(etc / "config.toml.rejected") == 0o600
     assert not (boot / "edge-agent.toml").exists()
+    on_card = (boot / "edge-agent.rejected.txt").read_bytes()  # the technician reads it in Notepad
+    assert b"mqtt.port: unknown key" in on_card
+    assert on_card.count(b"\n") == on_card.count(b"\r\n") > 2
     (etc / "config.toml").write_text('device_id = "pole17"\n')  # even with an older good config
     run = subprocess.run(
         agent_command("run", "--config", etc / "config.toml"),
@@ -110,6 +114,7 @@ def test_malformed_config_is_kept_aside_and_the_agent_refuses_to_start(fake_root
     (boot / "edge-agent.toml").write_text(GOOD)
     assert provision(fake_root).returncode == 0
     assert not (etc / "config.rejected.txt").exists() and (etc / "config.toml").exists()
+    assert not (boot / "edge-agent.rejected.txt").exists()
 
 
 def test_a_broken_install_is_not_blamed_on_the_config(fake_root: Path) -> None:
@@ -153,6 +158,63 @@ def test_an_oversized_config_is_refused_without_parsing(fake_root: Path) -> None
     assert proc.returncode == 0, proc.stderr
     reasons = (fake_root / "etc" / "edge-agent" / "config.rejected.txt").read_text()
     assert "larger than 1 MB" in reasons
+
+
+def ssh_key(tmp_path: Path, name: str) -> tuple[str, str]:
+    """A fresh ed25519 key pair made by ssh-keygen: (public line, private file's text)."""
+    if shutil.which("ssh-keygen") is None:
+        pytest.skip("ssh-keygen is not installed (apt install openssh-client)")
+    key = tmp_path / name
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", str(key)], check=True)
+    return key.with_suffix(".pub").read_text().strip(), key.read_text()
+
+
+def test_the_technicians_ssh_keys_are_checked_and_installed(fake_root: Path, tmp_path: Path) -> None:
+    first, _ = ssh_key(tmp_path, "laptop")
+    second, _ = ssh_key(tmp_path, "phone")
+    boot = fake_root / "boot" / "firmware"
+    # Notepad: BOM, CRLF, a comment and a blank line
+    text = f"\ufeff# Lan's keys\r\n{first}\r\n\r\n{second}"
+    (boot / "edge-agent-ssh.pub").write_bytes(text.encode())
+    proc = provision(fake_root)
+    assert proc.returncode == 0, proc.stderr
+    keys = fake_root / "etc" / "edge-agent" / "ssh_authorized_keys"
+    assert keys.read_text() == f"{first}\n{second}\n"
+    assert mode(keys) == 0o644  # sshd reads it for the pole account; it is public
+    assert not (boot / "edge-agent-ssh.pub").exists()
+    assert "2 SSH key(s) installed" in proc.stdout
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        ("private", "PRIVATE key"),
+        ("ssh-ed25519 AAAAnot-base64 someone\n", "line 1 is not an OpenSSH public key"),
+        ("# only a comment\n\n", "holds no key"),
+        ("{good}\nhello\n", "line 2 is not an OpenSSH public key"),
+        ("{good}\n" + "#" * 70_000, "larger than 64 kB"),
+    ],
+)
+def test_a_wrong_ssh_key_file_is_refused_and_says_why_on_the_card(
+    fake_root: Path, tmp_path: Path, content: str, reason: str
+) -> None:
+    good, private = ssh_key(tmp_path, "laptop")
+    boot = fake_root / "boot" / "firmware"
+    keys = fake_root / "etc" / "edge-agent" / "ssh_authorized_keys"
+    keys.parent.mkdir(parents=True)
+    keys.write_text("ssh-ed25519 AAAAC3earlier earlier\n")  # a key installed before is kept
+    body = private if content == "private" else content.replace("{good}", good)
+    (boot / "edge-agent-ssh.pub").write_text(body)
+    os.link(boot / "edge-agent-ssh.pub", fake_root / "key-data")
+    proc = provision(fake_root)
+    assert proc.returncode == 0, proc.stderr
+    assert reason in proc.stderr
+    assert keys.read_text() == "ssh-ed25519 AAAAC3earlier earlier\n"
+    assert reason in (boot / "edge-agent-ssh.rejected.txt").read_text()
+    assert not (boot / "edge-agent-ssh.pub").exists()
+    if content == "private":  # erased, not only unlinked: FAT keeps deleted clusters readable
+        assert b"PRIVATE" not in (fake_root / "key-data").read_bytes()
+    assert sorted(p.name for p in keys.parent.iterdir()) == ["mqtt_password", "ssh_authorized_keys"]
 
 
 def record_failure(directory: Path, result: str) -> subprocess.CompletedProcess[str]:

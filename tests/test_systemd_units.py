@@ -11,16 +11,23 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-UNITS = sorted((REPO / "systemd").glob("*.service"))
+# the services, and the Debian image's own (deploy/image: growing the root at first boot)
+UNITS = sorted([*(REPO / "systemd").glob("*.service"), *(REPO / "deploy" / "image").glob("*.service")])
 # The real paths exist only on a Pi: point them at a binary that exists here, nothing else.
 STAND_INS = {
     "/opt/edge-agent/venv/bin/python": "/usr/bin/true",
     "/opt/edge-agent/deploy/provision.sh": "/usr/bin/true",
     "/opt/edge-agent/deploy/record-failure.sh": "/usr/bin/true",
     "/opt/edge-station/venv/bin/edge-agent": "/usr/bin/true",
+    "/usr/local/sbin/edge-agent-growroot": "/usr/bin/true",
 }
 # The most `systemd-analyze security` may score each unit (0 = locked down, 10 = unsafe).
-MAX_EXPOSURE = {"edge-agent.service": 3.0, "edge-agent-provision.service": 5.0}
+# Growing the root writes the disk's partition table: it keeps the raw block devices.
+MAX_EXPOSURE = {
+    "edge-agent.service": 3.0,
+    "edge-agent-provision.service": 5.0,
+    "edge-agent-growroot.service": 6.0,
+}
 
 
 def analyze() -> str:
@@ -45,6 +52,7 @@ def test_units_exist() -> None:
         "edge-agent.service",
         "edge-agent-provision.service",
         "edge-station.service",
+        "edge-agent-growroot.service",
     }
 
 
@@ -113,12 +121,12 @@ def test_no_optional_group_can_fail_the_agent() -> None:
         assert group == "video" or f"CONFIG_GROUP={group}" in install, group
 
 
-def test_provisioning_runs_once_per_boot_and_only_for_the_two_files() -> None:
+def test_provisioning_runs_once_per_boot_and_only_for_the_technicians_files() -> None:
     agent = (REPO / "systemd" / "edge-agent.service").read_text()
     provision = (REPO / "systemd" / "edge-agent-provision.service").read_text()
     wants = " ".join(re.findall(r"^(?:Wants|Requires|BindsTo)=(.*)$", agent, re.M))
     assert "edge-agent-provision" not in wants  # an agent restart must not pull it in again
     assert re.search(r"^After=.*edge-agent-provision\.service", agent, re.M)
     conditions = re.findall(r"^Condition\w+=\|?(.*)$", provision, re.M)
-    assert conditions and all(c.endswith(("/edge-agent.toml", "/edge-agent.secret")) for c in conditions)
+    assert conditions and all(c.endswith(("/edge-agent.toml", "/edge-agent.secret", "/edge-agent-ssh.pub")) for c in conditions)
     assert "*" not in "".join(conditions)  # a glob would match edge-agent.toml.example too
