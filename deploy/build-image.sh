@@ -57,9 +57,9 @@ name=edge-agent-pole-$version-arm64
 # What the Debian root holds (its cache key). raspi-firmware and the Pi's Wi-Fi firmware are in
 # non-free-firmware; linux-image-arm64 carries the Pi device trees.
 base=systemd,systemd-sysv,udev,kmod,python3,python3-venv,ca-certificates,iproute2,netbase,dbus,apt
-extra="linux-image-arm64 raspi-firmware firmware-brcm80211 systemd-timesyncd systemd-resolved \
-wpasupplicant dosfstools e2fsprogs"
-key=$(printf '%s|%s|%s|4' "$base" "$extra" "$mirror" | sha256sum | cut -c1-12)
+extra="raspi-firmware firmware-brcm80211 systemd-timesyncd systemd-resolved \
+wpasupplicant dosfstools e2fsprogs fdisk openssh-server sudo"
+key=$(printf '%s|%s|%s|5' "$base" "$extra" "$mirror" | sha256sum | cut -c1-12)
 cached=$work/root-$key
 
 in_root() {  # run a command inside a Debian root (arm64, emulated where needed)
@@ -88,9 +88,15 @@ if [ ! -e "$cached/.complete" ]; then
     mkdir -p "$r/boot/firmware" "$r/etc/systemd/network"
     printf '[Match]\nName=eth* en*\n\n[Network]\nDHCP=yes\n' >"$r/etc/systemd/network/20-wired.network"
     in_root "$r" apt-get update -qq
+    # The kernel last, in its own run: its postinst builds the initramfs once. Installed together,
+    # the firmware and udev triggers rebuilt it a second time (≈ 5 min each under emulation).
+    apt_install() {
+        in_root "$r" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+            -o Dpkg::Options::=--force-confold "$@"
+    }
     # shellcheck disable=SC2086  # a list of package names
-    in_root "$r" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-        -o Dpkg::Options::=--force-confold $extra
+    apt_install $extra
+    apt_install linux-image-arm64
     in_root "$r" systemctl enable systemd-networkd systemd-resolved systemd-timesyncd
     in_root "$r" apt-get clean
     rm -rf "$r/var/lib/apt/lists/"*
@@ -118,6 +124,20 @@ cp -r "$wheelhouse" "$root/var/tmp/wheelhouse"
 args=(--no-apt --no-start --wheelhouse /var/tmp/wheelhouse)
 in_root "$root" bash /var/tmp/edge-agent/deploy/install.sh "${args[@]}"
 install -m 0644 "$src/deploy/edge-agent.toml" "$root/boot/firmware/edge-agent-example.toml"
+# The image's own parts (deploy/image/): the root grows to fill the card at first boot, and SSH
+# for the technician's key only (edge-agent-ssh.pub on the boot partition; no password login, no
+# host keys in the image: each pole makes its own).
+install -m 0755 "$src/deploy/image/growroot.sh" "$root/usr/local/sbin/edge-agent-growroot"
+install -m 0644 "$src/deploy/image/edge-agent-growroot.service" "$root/etc/systemd/system/"
+install -d "$root/etc/systemd/system/ssh.service.d"
+install -m 0644 "$src/deploy/image/ssh-service-edge-agent.conf" "$root/etc/systemd/system/ssh.service.d/edge-agent.conf"
+install -m 0644 "$src/deploy/image/sshd-edge-agent.conf" "$root/etc/ssh/sshd_config.d/edge-agent.conf"
+rm -f "$root"/etc/ssh/ssh_host_*
+in_root "$root" systemctl enable edge-agent-growroot.service ssh.service
+in_root "$root" useradd --create-home --shell /bin/bash --groups sudo,adm,systemd-journal pole
+in_root "$root" usermod --password '*' pole  # no password: key login only
+printf 'pole ALL=(ALL) NOPASSWD: ALL\n' >"$root/etc/sudoers.d/010_pole-nopasswd"
+chmod 0440 "$root/etc/sudoers.d/010_pole-nopasswd"
 rm -rf "$root/var/tmp/edge-agent" "$root/var/tmp/wheelhouse" "$root/root/.cache"
 : >"$root/etc/machine-id"  # each pole makes its own at first boot
 ln -sfn ../run/systemd/resolve/stub-resolv.conf "$root/etc/resolv.conf"

@@ -33,6 +33,27 @@ from tests.conftest import agent_command
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[1]
 CLIP = "/opt/edge-agent/venv/lib/python3.11/site-packages/edge_agent/demo/car-detection.mp4"
+GROWN = 2 << 30  # the card is 2 GiB larger than the image
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def ssh(port: int, key: Path, command: str) -> subprocess.CompletedProcess[str]:
+    """A command run as the image's `pole` account, logged in with the technician's key."""
+    return subprocess.run(
+        [
+            *("ssh", "-p", str(port), "-i", str(key), "-o", "BatchMode=yes", "-o", "ConnectTimeout=30"),
+            *("-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"),
+            *("pole@127.0.0.1", command),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def image() -> Path:
@@ -41,9 +62,9 @@ def image() -> Path:
         pytest.skip(
             "run by hand: EDGE_AGENT_IMAGE=<raw .img from deploy/build-image.sh> (README, release steps)"
         )
-    for tool in ("qemu-system-aarch64", "mcopy", "sfdisk"):
+    for tool in ("qemu-system-aarch64", "mcopy", "sfdisk", "ssh"):
         if shutil.which(tool) is None and not Path(f"/usr/sbin/{tool}").exists():
-            pytest.skip(f"{tool} is not installed (apt install qemu-system-arm mtools fdisk)")
+            pytest.skip(f"{tool} is not installed (apt install qemu-system-arm mtools fdisk openssh-client)")
     return Path(value)
 
 
@@ -51,6 +72,11 @@ def fat_offset(img: Path) -> int:
     table = json.loads(subprocess.run(["sfdisk", "--json", str(img)], check=True, capture_output=True).stdout)
     first = table["partitiontable"]["partitions"][0]
     return int(first["start"]) * 512
+
+
+def root_bytes(img: Path) -> int:
+    table = json.loads(subprocess.run(["sfdisk", "--json", str(img)], check=True, capture_output=True).stdout)
+    return int(table["partitiontable"]["partitions"][1]["size"]) * 512
 
 
 def starts(events: list[dict[str, object]]) -> Counter[str]:
@@ -72,13 +98,19 @@ def pole_image(tmp_path: Path, broker: Broker) -> Iterator[tuple[Path, Path, Pat
     for name in (kernel, initrd):
         subprocess.run(["mcopy", "-n", "-i", fat, f"::/{name}", str(tmp_path / name)], check=True)
     assert "edge-agent-example.toml" in boot_files and "edge-agent.toml" not in boot_files
+    # a larger card than the image: the root grows to fill it at first boot
+    with img.open("r+b") as f:
+        f.truncate(img.stat().st_size + GROWN)
     toml = (
         f'device_id = "pole1"\n[camera]\nsource = "{CLIP}"\n'
         f'[mqtt]\nurl = "mqtt://10.0.2.2:{broker.port}"\nusername = "pole1"\n'
     )
     (tmp_path / "edge-agent.toml").write_bytes(toml.replace("\n", "\r\n").encode())
     (tmp_path / "edge-agent.secret").write_bytes(b"pw-pole1\r\n")
-    for name in ("edge-agent.toml", "edge-agent.secret"):
+    key = tmp_path / "technician"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    (tmp_path / "edge-agent-ssh.pub").write_bytes(key.with_suffix(".pub").read_bytes())
+    for name in ("edge-agent.toml", "edge-agent.secret", "edge-agent-ssh.pub"):
         subprocess.run(["mcopy", "-i", fat, str(tmp_path / name), f"::/{name}"], check=True)
     yield img, tmp_path / kernel, tmp_path / initrd
 
@@ -87,6 +119,9 @@ def test_the_image_boots_provisions_publishes_and_shuts_down(
     pole_image: tuple[Path, Path, Path], broker: Broker, tmp_path: Path
 ) -> None:
     img, kernel, initrd = pole_image
+    key = img.parent / "technician"
+    port = free_port()
+    image_root = root_bytes(img)
     viewer = Subscriber(broker, ["edge/pole1/#"], client_id="image-viewer")
     monitor = tmp_path / "monitor.sock"
     console = tmp_path / "console.log"
@@ -97,7 +132,8 @@ def test_the_image_boots_provisions_publishes_and_shuts_down(
             *("-kernel", str(kernel), "-initrd", str(initrd)),
             *("-append", "root=LABEL=RASPIROOT rw console=ttyAMA0 net.ifnames=0 rootwait"),
             *("-drive", f"file={img},format=raw,if=virtio"),
-            *("-netdev", "user,id=net0", "-device", "virtio-net-pci,netdev=net0"),
+            *("-netdev", f"user,id=net0,hostfwd=tcp:127.0.0.1:{port}-:22"),
+            *("-device", "virtio-net-pci,netdev=net0"),
             *("-display", "none", "-serial", f"file:{console}"),
             *("-monitor", f"unix:{monitor},server,nowait"),
         ],
@@ -107,6 +143,30 @@ def test_the_image_boots_provisions_publishes_and_shuts_down(
         online = viewer.wait_for(lambda: any(m.payload == b"online" for m in viewer.on("status")), 600)
         assert online, console.read_text(errors="replace")[-4000:]
         print(f"online {time.monotonic() - t0:.0f} s after power-on")
+        # the technician's key logs in (no password anywhere); sudo works; the root filled the card
+        shell = ssh(port, key, "sudo systemctl is-active edge-agent; findmnt -bno SIZE /; sudo -n id -u")
+        assert shell.returncode == 0, shell.stderr
+        active, size, uid = shell.stdout.split()
+        assert (active, uid) == ("active", "0")
+        print(f"root file system {int(size) >> 20} MiB; the image's root partition {image_root >> 20} MiB")
+        assert int(size) > image_root + GROWN * 9 // 10
+        refused = subprocess.run(
+            [
+                *("ssh", "-p", str(port), "-o", "BatchMode=yes", "-o", "PubkeyAuthentication=no"),
+                *(
+                    "-o",
+                    "StrictHostKeyChecking=no",
+                    "-o",
+                    "UserKnownHostsFile=/dev/null",
+                    "pole@127.0.0.1",
+                    "true",
+                ),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert refused.returncode == 255 and "Permission denied (publickey)" in refused.stderr
         # the first pass over the clip: events until the agent's clean exit at its end (offline)
         passed = viewer.wait_for(lambda: any(m.payload == b"offline" for m in viewer.on("status")), 1500)
         assert passed, console.read_text(errors="replace")[-4000:]
