@@ -128,5 +128,6 @@ def test_provisioning_runs_once_per_boot_and_only_for_the_technicians_files() ->
     assert "edge-agent-provision" not in wants  # an agent restart must not pull it in again
     assert re.search(r"^After=.*edge-agent-provision\.service", agent, re.M)
     conditions = re.findall(r"^Condition\w+=\|?(.*)$", provision, re.M)
-    assert conditions and all(c.endswith(("/edge-agent.toml", "/edge-agent.secret", "/edge-agent-ssh.pub")) for c in conditions)
+    technicians = ("/edge-agent.toml", "/edge-agent.secret", "/edge-agent-ssh.pub")
+    assert conditions and all(c.endswith(technicians) for c in conditions)
     assert "*" not in "".join(conditions)  # a glob would match edge-agent.toml.example too
