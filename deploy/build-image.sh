@@ -57,9 +57,9 @@ name=edge-agent-pole-$version-arm64
 # What the Debian root holds (its cache key). raspi-firmware and the Pi's Wi-Fi firmware are in
 # non-free-firmware; linux-image-arm64 carries the Pi device trees.
 base=systemd,systemd-sysv,udev,kmod,python3,python3-venv,ca-certificates,iproute2,netbase,dbus,apt
-extra="raspi-firmware firmware-brcm80211 systemd-timesyncd systemd-resolved \
+extra="initramfs-tools raspi-firmware firmware-brcm80211 systemd-timesyncd systemd-resolved \
 wpasupplicant dosfstools e2fsprogs fdisk openssh-server sudo"
-key=$(printf '%s|%s|%s|5' "$base" "$extra" "$mirror" | sha256sum | cut -c1-12)
+key=$(printf '%s|%s|%s|6' "$base" "$extra" "$mirror" | sha256sum | cut -c1-12)
 cached=$work/root-$key
 
 in_root() {  # run a command inside a Debian root (arm64, emulated where needed)
@@ -88,8 +88,9 @@ if [ ! -e "$cached/.complete" ]; then
     mkdir -p "$r/boot/firmware" "$r/etc/systemd/network"
     printf '[Match]\nName=eth* en*\n\n[Network]\nDHCP=yes\n' >"$r/etc/systemd/network/20-wired.network"
     in_root "$r" apt-get update -qq
-    # The kernel last, in its own run: its postinst builds the initramfs once. Installed together,
-    # the firmware and udev triggers rebuilt it a second time (≈ 5 min each under emulation).
+    # The kernel last, in its own run, after initramfs-tools: the kernel's postinst then builds
+    # the initramfs once. Installed together, initramfs-tools' own trigger rebuilt it a second
+    # time (≈ 5 min each under emulation).
     apt_install() {
         in_root "$r" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
             -o Dpkg::Options::=--force-confold "$@"

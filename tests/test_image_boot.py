@@ -6,11 +6,14 @@ Run by hand and in the release steps (README), not in CI: it takes minutes.
     EDGE_AGENT_IMAGE=/var/cache/edge-agent-image/edge-agent-pole-<v>-arm64.img \\
         .venv/bin/python -m pytest -s tests/test_image_boot.py
 
-The technician's two files go onto the image's real FAT partition (mtools, at its offset); the
-image's own kernel and initramfs boot under `qemu-system-aarch64 -M virt -cpu cortex-a72`; a real
-mosquitto on the host is reached from the guest at 10.0.2.2. Checked: provisioning took the files,
-the agent comes `online` and publishes the demo clip's events, the same events as this machine's
-replay of the clip, and a clean shutdown (power button) ends with `offline`.
+The technician's files (configuration, password, SSH public key) go onto the image's real FAT
+partition (mtools, at its offset) of a "card" 2 GiB larger than the image; the image's own kernel
+and initramfs boot under `qemu-system-aarch64 -M virt -cpu cortex-a72`; a real mosquitto on the
+host is reached from the guest at 10.0.2.2, the guest's SSH from here through QEMU's port forward.
+Checked: provisioning took the files, the root grew to the card, the key logs in as `pole` (and
+nothing else does), the agent comes `online` and publishes the demo clip's events, the same
+events as this machine's replay of the clip, and a clean shutdown (power button) ends with
+`offline`.
 """
 
 from __future__ import annotations
@@ -72,6 +75,24 @@ def fat_offset(img: Path) -> int:
     table = json.loads(subprocess.run(["sfdisk", "--json", str(img)], check=True, capture_output=True).stdout)
     first = table["partitiontable"]["partitions"][0]
     return int(first["start"]) * 512
+
+
+def monitor_command(path: Path, command: str) -> None:
+    """Run one QEMU monitor command, waiting for the prompt before and after it.
+
+    Closing the socket right after sending loses the command: the monitor reads it only once its
+    greeting has been taken (a power button that "did nothing" in an earlier version of this test).
+    """
+    with socket.socket(socket.AF_UNIX) as mon:
+        mon.settimeout(30)
+        mon.connect(str(path))
+        seen = b""
+        while not seen.endswith(b"(qemu) "):
+            seen += mon.recv(4096)
+        mon.sendall(command.encode() + b"\n")
+        seen = b""
+        while b"(qemu) " not in seen:
+            seen += mon.recv(4096)
 
 
 def root_bytes(img: Path) -> int:
@@ -185,15 +206,20 @@ def test_the_image_boots_provisions_publishes_and_shuts_down(
             "events started: emulated Cortex-A72", dict(starts(on_pi)), "; this machine", dict(starts(here))
         )
         # clean shutdown: the power button (logind) powers the guest off; the agent says offline
+        # the agent restarts for its next pass over the clip (a file source ends): power off then
         viewer.messages.clear()
-        with socket.socket(socket.AF_UNIX) as mon:
-            mon.connect(str(monitor))
-            mon.sendall(b"system_powerdown\n")
+        again = viewer.wait_for(lambda: any(m.payload == b"online" for m in viewer.on("status")), 300)
+        assert again, console.read_text(errors="replace")[-4000:]
+        viewer.messages.clear()
+        monitor_command(monitor, "system_powerdown")
         qemu.wait(300)
+        print(f"powered off {time.monotonic() - t0:.0f} s after power-on")
         assert "reboot: Power down" in console.read_text(errors="replace")
+        assert [m.payload for m in viewer.on("status")] == [b"offline"]  # said by the agent, not its will
         fat = f"{img}@@{fat_offset(img)}"
         left = subprocess.run(["mdir", "-b", "-i", fat, "::/"], capture_output=True, text=True).stdout
-        assert "edge-agent.toml" not in left and "edge-agent.secret" not in left  # provisioning took them
+        for name in ("edge-agent.toml", "edge-agent.secret", "edge-agent-ssh.pub"):
+            assert name not in left  # provisioning took them
         # last, so that the checks above run either way: the detection issue's stability target
         # (2026-12-02, after detection round 2: car 3, bus 1 on both the emulated Cortex-A72 and x86)
         assert starts(on_pi) == starts(here)
