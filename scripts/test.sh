@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 # Debian root booted with systemd-nspawn.
 need_apt mosquitto mosquitto shellcheck shellcheck openssl openssl systemd-analyze systemd \
     pg_ctlcluster postgresql systemd-nspawn systemd-container debootstrap debootstrap \
-    chromium chromium
+    chromium chromium ssh-keygen openssh-client
 ensure_venv "[dev]"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
