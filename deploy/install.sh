@@ -37,6 +37,10 @@ if [ "$(id -u)" -ne 0 ]; then
     echo "run me as root: sudo $0" >&2
     exit 1
 fi
+if ! command -v systemctl >/dev/null; then
+    echo "systemd is needed (no systemctl here): edge-agent runs as a systemd service; apt install systemd" >&2
+    exit 1
+fi
 
 if [ "$apt" -eq 1 ]; then
     apt-get update -qq

@@ -23,7 +23,7 @@ while [ $# -gt 0 ]; do
         *) work=$1; shift ;;
     esac
 done
-cached="$work/rootfs"
+cached="$work/rootfs-systemd"  # the name changes with what debootstrap includes
 root="$work/run"
 if [ "$(id -u)" -ne 0 ]; then
     echo "run me as root (debootstrap, systemd-nspawn)" >&2
@@ -40,7 +40,7 @@ fi
 
 if [ ! -e "$cached/.complete" ]; then
     rm -rf "$cached"
-    debootstrap --arch=arm64 --variant=minbase --include=python3,ca-certificates bookworm "$cached" \
+    debootstrap --arch=arm64 --variant=minbase --include=python3,ca-certificates,systemd bookworm "$cached" \
         http://deb.debian.org/debian
     touch "$cached/.complete"
 fi
