@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # Manual smoke test (minutes; not run by CI): run deploy/install.sh itself inside a Debian
-# bookworm arm64 root (emulated by qemu-user), then run the installed `edge-agent` as a Pi 4
-# (cortex-a72) and as a Pi Zero 2 W / Pi 3 (cortex-a53): `--version` and a replay of the demo
-# clip. Catches missing aarch64 wheels, a broken install (the venv, its #! lines, the constraints)
-# and illegal-instruction crashes (onnxruntime < 1.22 dies with SIGILL on a Pi 4).
+# bookworm arm64 root (emulated by qemu-user), its apt step included, then run the installed
+# `edge-agent` as a Pi 4 (cortex-a72) and as a Pi Zero 2 W / Pi 3 (cortex-a53): `--version` and
+# `check-config` of the shipped example. Catches missing aarch64 wheels and a broken install (the
+# venv, its #! lines, the constraints).
+#
+# Not inference: onnxruntime crashes under qemu-user 7.2 (Debian bookworm's; "uncaught target
+# signal 11", then a hang), even for one session on zeros. Detection on both CPUs is checked by
+# tests/test_image_boot.py, which boots the whole image under qemu-system (EDGE_AGENT_CPU).
 #
 # Debian's packages stand in for Raspberry Pi OS's: install.sh's apt step runs (python3-venv),
 # but python3-picamera2 is not in Debian, so the picamera2 import check and the camera module are
@@ -69,9 +73,9 @@ status=0
 for cpu in cortex-a72 cortex-a53; do
     echo "== $cpu"
     if in_root "$cpu" /opt/edge-agent/venv/bin/edge-agent --version \
-        && in_root "$cpu" /opt/edge-agent/venv/bin/edge-agent replay \
-            /var/tmp/edge-agent/demo/car-detection.mp4 --out "/var/tmp/smoke-$cpu" --no-progress; then
-        echo "== $cpu: ok, $(wc -l <"$root/var/tmp/smoke-$cpu/events.jsonl") events"
+        && in_root "$cpu" /opt/edge-agent/venv/bin/edge-agent check-config \
+            /etc/edge-agent/config.toml.example >/dev/null; then
+        echo "== $cpu: ok"
     else
         echo "== $cpu: FAILED" >&2
         status=1
