@@ -26,10 +26,12 @@ max_bytes=1048576
 
 boot=""
 for dir in "$ROOT/boot/firmware" "$ROOT/boot"; do
-    if [ -e "$dir/edge-agent.toml" ] || [ -e "$dir/edge-agent.secret" ] || [ -e "$dir/edge-agent-ssh.pub" ]; then
-        boot=$dir
-        break
-    fi
+    for name in edge-agent.toml edge-agent.secret edge-agent-ssh.pub; do
+        if [ -e "$dir/$name" ]; then
+            boot=$dir
+            break 2
+        fi
+    done
 done
 
 install -d -m 0755 "$etc"
@@ -61,6 +63,12 @@ clean_text() {
     sed -e '1s/^\xEF\xBB\xBF//' -e 's/\r$//' "$1"
 }
 
+# Why a file was refused, from stdin, as NAME on the boot partition: the technician reads it with
+# the card in any computer (Notepad's line endings). Best effort: the journal has it too.
+note_on_card() {
+    sed 's/$/\r/' >"$boot/$1" 2>/dev/null || true
+}
+
 if [ -n "$boot" ] && [ -e "$boot/edge-agent.secret" ]; then
     # one line, no trailing newline or Windows line ending
     clean_text "$boot/edge-agent.secret" | tr -d '\r\n' >"$etc/mqtt_password.new"
@@ -77,7 +85,6 @@ fi
 # there by mistake is erased from the card and refused.
 if [ -n "$boot" ] && [ -e "$boot/edge-agent-ssh.pub" ]; then
     keys="$etc/ssh_authorized_keys.new"
-    one="$etc/ssh_key.check"
     refused=""
     if [ "$(stat -c %s "$boot/edge-agent-ssh.pub")" -gt 65536 ]; then
         refused="the file is larger than 64 kB; a public key is one line of about 100 characters"
@@ -91,15 +98,13 @@ if [ -n "$boot" ] && [ -e "$boot/edge-agent-ssh.pub" ]; then
         while IFS= read -r line || [ -n "$line" ]; do
             line_no=$((line_no + 1))
             case "$line" in "" | "#"*) continue ;; esac
-            printf '%s\n' "$line" >"$one"
-            if ssh-keygen -l -f "$one" >/dev/null 2>&1; then
+            if printf '%s\n' "$line" | ssh-keygen -l -f - >/dev/null 2>&1; then
                 printf '%s\n' "$line" >>"$keys"
             else
                 refused="line $line_no is not an OpenSSH public key (it should start with ssh-ed25519, ssh-rsa or ecdsa-sha2-…)"
                 break
             fi
         done < <(clean_text "$boot/edge-agent-ssh.pub")
-        rm -f "$one"
         if [ -z "$refused" ] && [ ! -s "$keys" ]; then
             refused="the file holds no key"
         fi
@@ -110,8 +115,8 @@ if [ -n "$boot" ] && [ -e "$boot/edge-agent-ssh.pub" ]; then
         rm -f "$boot/edge-agent-ssh.rejected.txt"
     else
         echo "edge-agent-provision: REJECTED edge-agent-ssh.pub: $refused" >&2
-        printf 'edge-agent-ssh.pub was refused: %s\r\nThe keys installed before (if any) are kept. Fix it, copy it again and reboot.\r\n' \
-            "$refused" >"$boot/edge-agent-ssh.rejected.txt" 2>/dev/null || true
+        printf 'edge-agent-ssh.pub was refused: %s\nThe keys installed before (if any) are kept. Fix it, copy it again and reboot.\n' \
+            "$refused" | note_on_card edge-agent-ssh.rejected.txt
     fi
     rm -f "$keys"
     wipe "$boot/edge-agent-ssh.pub"
@@ -149,8 +154,7 @@ if [ -n "$boot" ] && [ -e "$boot/edge-agent.toml" ]; then
         chmod "$config_mode" "$etc/config.rejected.txt"
         echo "edge-agent-provision: REJECTED edge-agent.toml:" >&2
         sed 's/^/  /' "$etc/config.rejected.txt" >&2
-        # the technician sees why on the card itself, in any computer (Notepad's line endings)
-        sed 's/$/\r/' "$etc/config.rejected.txt" >"$boot/edge-agent.rejected.txt" 2>/dev/null || true
+        note_on_card edge-agent.rejected.txt <"$etc/config.rejected.txt"
     else
         rm -f "$candidate"
         {
