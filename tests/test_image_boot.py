@@ -31,7 +31,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.broker import Broker, Subscriber
+from tests.broker import Broker, Subscriber, free_port
 from tests.conftest import agent_command
 
 pytestmark = pytest.mark.slow
@@ -43,18 +43,13 @@ CPU = os.environ.get("EDGE_AGENT_CPU", "cortex-a72")
 MEM_MB = os.environ.get("EDGE_AGENT_MEM", "2048")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def ssh(port: int, key: Path, command: str) -> subprocess.CompletedProcess[str]:
-    """A command run as the image's `pole` account, logged in with the technician's key."""
+def ssh(port: int, command: str, *options: str) -> subprocess.CompletedProcess[str]:
+    """`command` run as the image's `pole` account through QEMU's port forward, with `options`."""
     return subprocess.run(
         [
-            *("ssh", "-p", str(port), "-i", str(key), "-o", "BatchMode=yes", "-o", "ConnectTimeout=30"),
-            *("-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"),
+            *("ssh", "-p", str(port), "-o", "BatchMode=yes", "-o", "ConnectTimeout=30"),
+            *("-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"),
+            *options,
             *("pole@127.0.0.1", command),
         ],
         capture_output=True,
@@ -75,10 +70,15 @@ def image() -> Path:
     return Path(value)
 
 
-def fat_offset(img: Path) -> int:
+def partition(img: Path, index: int) -> tuple[int, int]:
+    """(start, size) in bytes of the image's partition `index` (0: boot, FAT; 1: root, ext4)."""
     table = json.loads(subprocess.run(["sfdisk", "--json", str(img)], check=True, capture_output=True).stdout)
-    first = table["partitiontable"]["partitions"][0]
-    return int(first["start"]) * 512
+    found = table["partitiontable"]["partitions"][index]
+    return int(found["start"]) * 512, int(found["size"]) * 512
+
+
+def fat_offset(img: Path) -> int:
+    return partition(img, 0)[0]
 
 
 def monitor_command(path: Path, command: str) -> None:
@@ -97,11 +97,6 @@ def monitor_command(path: Path, command: str) -> None:
         seen = b""
         while b"(qemu) " not in seen:
             seen += mon.recv(4096)
-
-
-def root_bytes(img: Path) -> int:
-    table = json.loads(subprocess.run(["sfdisk", "--json", str(img)], check=True, capture_output=True).stdout)
-    return int(table["partitiontable"]["partitions"][1]["size"]) * 512
 
 
 def starts(events: list[dict[str, object]]) -> Counter[str]:
@@ -146,7 +141,7 @@ def test_the_image_boots_provisions_publishes_and_shuts_down(
     img, kernel, initrd = pole_image
     key = img.parent / "technician"
     port = free_port()
-    image_root = root_bytes(img)
+    image_root = partition(img, 1)[1]
     viewer = Subscriber(broker, ["edge/pole1/#"], client_id="image-viewer")
     monitor = tmp_path / "monitor.sock"
     console = tmp_path / "console.log"
@@ -169,28 +164,14 @@ def test_the_image_boots_provisions_publishes_and_shuts_down(
         assert online, console.read_text(errors="replace")[-4000:]
         print(f"online {time.monotonic() - t0:.0f} s after power-on")
         # the technician's key logs in (no password anywhere); sudo works; the root filled the card
-        shell = ssh(port, key, "sudo systemctl is-active edge-agent; findmnt -bno SIZE /; sudo -n id -u")
+        checks = "sudo systemctl is-active edge-agent; findmnt -bno SIZE /; sudo -n id -u"
+        shell = ssh(port, checks, "-i", str(key), "-o", "LogLevel=ERROR")
         assert shell.returncode == 0, shell.stderr
         active, size, uid = shell.stdout.split()
         assert (active, uid) == ("active", "0")
         print(f"root file system {int(size) >> 20} MiB; the image's root partition {image_root >> 20} MiB")
         assert int(size) > image_root + GROWN * 9 // 10
-        refused = subprocess.run(
-            [
-                *("ssh", "-p", str(port), "-o", "BatchMode=yes", "-o", "PubkeyAuthentication=no"),
-                *(
-                    "-o",
-                    "StrictHostKeyChecking=no",
-                    "-o",
-                    "UserKnownHostsFile=/dev/null",
-                    "pole@127.0.0.1",
-                    "true",
-                ),
-            ],
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        refused = ssh(port, "true", "-o", "PubkeyAuthentication=no")
         assert refused.returncode == 255 and "Permission denied (publickey)" in refused.stderr
         # the first pass over the clip: events until the agent's clean exit at its end (offline)
         passed = viewer.wait_for(lambda: any(m.payload == b"offline" for m in viewer.on("status")), 1500)
