@@ -27,15 +27,15 @@ from common import REPO, table, timing, write
 from sqlalchemy import Engine, text
 from sqlalchemy import event as sa_event
 
-from edge_agent.station import cases
-from edge_agent.station.archive import Archive, Received
-from edge_agent.station.db.engine import connect
-from edge_agent.station.db.schema import events
+from edge_agent.station.evidence import cases
 from edge_agent.station.evidence.bag import verify_bag
-from edge_agent.station.export import export_case
-from edge_agent.station.inbox import PictureRecord, classify
-from edge_agent.station.pictures import PictureStore
-from edge_agent.station.search import Query, search
+from edge_agent.station.evidence.export import export_case
+from edge_agent.station.ingest.archive import Archive, Received
+from edge_agent.station.ingest.inbox import PictureRecord, classify
+from edge_agent.station.query.search import Query, search
+from edge_agent.station.store.engine import connect
+from edge_agent.station.store.pictures import PictureStore
+from edge_agent.station.store.schema import events
 from tests.station.factory import event, thumbnail
 
 POLES, DAYS = 160, 90

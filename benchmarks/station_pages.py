@@ -27,11 +27,11 @@ from sqlalchemy import insert
 
 from benchmarks.common import table, timing, write
 from edge_agent.station.auth.accounts import add_user
-from edge_agent.station.db.engine import connect
-from edge_agent.station.db.schema import cameras, device_messages, devices, events
-from edge_agent.station.pictures import PictureStore
+from edge_agent.station.config import WebConfig
+from edge_agent.station.store.engine import connect
+from edge_agent.station.store.pictures import PictureStore
+from edge_agent.station.store.schema import cameras, device_messages, devices, events
 from edge_agent.station.web.app import create_web_app
-from edge_agent.station.web.settings import WebConfig
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")

@@ -72,7 +72,7 @@ def _parser() -> argparse.ArgumentParser:
 def _station(argv: Sequence[str]) -> int:
     """`edge-agent station ...`: the ward station's own CLI, imported only when asked for."""
     try:
-        from edge_agent.station.cli import main as station_main
+        from edge_agent.station.cli.parser import main as station_main
     except ImportError as exc:
         print(
             f"edge-agent: the ward station is not installed ({exc.name} is missing): "

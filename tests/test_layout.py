@@ -53,6 +53,14 @@ PLANTED = [
     ("station/__init__.py", "from edge_agent.detection import nanodet", "The ward station imports only"),
     ("station/__init__.py", "import cv2", "The ward station imports only"),
     ("motion/exposure.py", "from edge_agent.motion import background", "No import cycles anywhere"),
+    ("station/config.py", "from edge_agent.station.web import app", "The station's stages"),
+    ("station/store/ops.py", "from edge_agent.station.query import search", "The station's stages"),
+    ("station/ingest/inbox.py", "from edge_agent.station.web import i18n", "The station's stages"),
+    ("station/query/search.py", "from edge_agent.station.evidence import cases", "The station's stages"),
+    ("station/api/app.py", "from edge_agent.station.auth import roles", "The station's stages"),
+    ("station/web/charts.py", "from edge_agent.station.ingest import inbox", "Only the station's wiring"),
+    ("station/evidence/cases.py", "import starlette", "The station's lower rooms know no"),
+    ("station/store/schema.py", "import paho.mqtt.client", "The station's lower rooms know no"),
 ]
 
 
@@ -87,3 +95,30 @@ def test_listing_the_package_shows_the_data_path() -> None:
     assert len(modules) <= 8, modules
     for name in ("contract", *STAGES, "delivery", "agent", "station"):
         assert name in packages, f"edge_agent/{name}/ is missing: {packages}"
+
+
+STATION_WIRING = {"__init__.py", "cli", "service.py", "config.py", "errors.py"}
+STATION_ROOMS = ("store", "ingest", "query", "evidence", "fleet", "api", "auth", "web")
+
+
+def test_listing_the_station_shows_its_stages() -> None:
+    """`ls edge_agent/station/` names the rooms a message passes through, and the wiring on top."""
+    station = REPO / "edge_agent" / "station"
+    entries = {p.name for p in station.iterdir() if p.name != "__pycache__"}
+    packages = {p.name for p in station.iterdir() if (p / "__init__.py").is_file()}
+    assert entries - packages - STATION_WIRING == set(), "only the wiring sits beside the rooms"
+    for room in STATION_ROOMS:
+        assert room in packages, f"edge_agent/station/{room}/ is missing: {sorted(packages)}"
+    overview = (station / "__init__.py").read_text(encoding="utf-8")
+    for room in (*STATION_ROOMS, "notify", "footage", "city"):
+        assert f"`{room}/`" in overview, f"the station's docstring does not place {room}/"
+
+
+@pytest.mark.parametrize("room", [*STATION_ROOMS, "cli"])
+def test_every_station_room_says_what_comes_in_and_goes_out(room: str) -> None:
+    init = REPO / "edge_agent" / "station" / room / "__init__.py"
+    text = init.read_text(encoding="utf-8")
+    assert text.startswith('"""'), f"{init} has no docstring"
+    doc = text.split('"""')[1]
+    assert len(doc.split()) >= 20, f"{init}: say what comes in and what goes out"
+    assert "In:" in doc and "Out:" in doc, f"{init}: say what comes in (In:) and what goes out (Out:)"

@@ -1,4 +1,22 @@
-"""The ward station: archives, searches and shows what every pole publishes (being built).
+"""The ward station: archives, searches and shows what every pole publishes.
+
+A message passes through the sub-packages in this order (each imports only those below it;
+`lint-imports` keeps it so):
+
+    broker ─▶ ingest ─▶ store ◀─ query ◀─ evidence ◀─ fleet ◀─ api / auth ◀─ web
+                                                         wired by service (`station run`) and cli
+
+- `store/`: the database (schema, migrations, engine, statements) and the picture files.
+- `ingest/`: MQTT message → rows, acknowledged after commit.
+- `query/`: search and the event detail over the store.
+- `evidence/`: cases, BagIt export and verify, the hash-chained audit log.
+- `fleet/`: each pole's state, the offline alert, maintenance, adding a pole.
+- `api/`: the JSON API; `auth/`: accounts, sessions, roles; `web/`: the pages.
+- `cli/`, `service.py`, `config.py`, `errors.py`: the wiring on top.
+
+Rooms kept for what comes next: `notify/` (alerts to people, beside ingest: it reads what ingest
+stored), `footage/` (clips pulled from poles and checked against their chains), `city/` (a city's
+subscriptions to every ward, over the same store).
 
 It imports only `edge_agent.contract` from the pole side, never a stage, OpenCV or onnxruntime.
 """

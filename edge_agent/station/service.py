@@ -10,17 +10,17 @@ from types import FrameType
 import uvicorn
 from sqlalchemy import Engine
 
-from edge_agent.station.archive import Archive
 from edge_agent.station.config import StationSettings
-from edge_agent.station.db.engine import connect
-from edge_agent.station.db.ops import now_us
-from edge_agent.station.fleet import OfflineAlerts
-from edge_agent.station.ingest import Ingest
-from edge_agent.station.pictures import PictureStore
-from edge_agent.station.retention import Retention
+from edge_agent.station.fleet.maintenance import muting
+from edge_agent.station.fleet.offline import OfflineAlerts
+from edge_agent.station.ingest.archive import Archive
+from edge_agent.station.ingest.subscriber import Ingest
+from edge_agent.station.store.engine import connect
+from edge_agent.station.store.ops import now_us
+from edge_agent.station.store.pictures import PictureStore
+from edge_agent.station.store.retention import Retention
 from edge_agent.station.web import live
 from edge_agent.station.web.app import create_web_app
-from edge_agent.station.web.maintenance import muting
 
 log = logging.getLogger("edge_agent.station")
 TICK_S = 2.0

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from edge_agent.station.poles import add_pole
+from edge_agent.station.fleet.enrol import add_pole
 from tests.broker import Broker, make_ca, mosquitto_binary
 
 REPO = Path(__file__).resolve().parents[2]

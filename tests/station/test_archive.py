@@ -12,10 +12,13 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import DBAPIError
 
-from edge_agent.station.archive import Archive, Received
-from edge_agent.station.db.engine import connect
-from edge_agent.station.db.ops import read_counters
-from edge_agent.station.db.schema import (
+from edge_agent.station.ingest.archive import Archive, Received
+from edge_agent.station.ingest.gaps import gaps_of
+from edge_agent.station.ingest.inbox import DeviceRecord, EventRecord, PictureRecord, classify
+from edge_agent.station.store.engine import connect
+from edge_agent.station.store.ops import read_counters
+from edge_agent.station.store.pictures import PictureStore
+from edge_agent.station.store.schema import (
     cameras,
     counters,
     device_messages,
@@ -27,9 +30,6 @@ from edge_agent.station.db.schema import (
     rejects,
     seq_gaps,
 )
-from edge_agent.station.gaps import gaps_of
-from edge_agent.station.inbox import DeviceRecord, EventRecord, PictureRecord, classify
-from edge_agent.station.pictures import PictureStore
 from tests.station.factory import event, jpeg, thumbnail
 
 

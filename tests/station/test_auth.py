@@ -17,7 +17,7 @@ from edge_agent.station.auth.accounts import AccountError, add_user, login, set_
 from edge_agent.station.auth.passwords import verify_password
 from edge_agent.station.auth.roles import Role
 from edge_agent.station.auth.sessions import create, end, lookup
-from edge_agent.station.db.engine import connect
+from edge_agent.station.store.engine import connect
 from tests.station.test_web_support import CHEAP, PASSWORD, TestClient, csrf_of, make_ward
 from tests.station.test_web_support import login as form_login
 
@@ -33,7 +33,7 @@ def test_an_account_is_stored_as_an_argon2id_hash_and_logs_in(engine: Engine) ->
     add_user(engine, "officer.an", "police", PASSWORD, "admin1", hasher=CHEAP)
     from sqlalchemy import select
 
-    from edge_agent.station.auth.tables import users
+    from edge_agent.station.store.web_tables import users
 
     with engine.connect() as conn:
         stored = conn.execute(select(users.c.password_hash)).scalar()
@@ -155,7 +155,7 @@ _wards: dict[str, object] = {}
 
 def _fuzz_ward(factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     if "w" not in _wards:
-        from edge_agent.station.web.settings import WebConfig
+        from edge_agent.station.config import WebConfig
 
         _wards["w"] = make_ward(factory.mktemp("fuzz"), web=WebConfig(login_max_failures=100))
     return _wards["w"]

@@ -84,10 +84,9 @@ def station(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Station]:
     import uvicorn
 
     from edge_agent.agent.demo import LocalBroker, free_port
-    from edge_agent.station.archive import Archive
-    from edge_agent.station.config import load
-    from edge_agent.station.ingest import Ingest
-    from edge_agent.station.web.settings import WebConfig
+    from edge_agent.station.config import WebConfig, load
+    from edge_agent.station.ingest.archive import Archive
+    from edge_agent.station.ingest.subscriber import Ingest
 
     tmp = tmp_path_factory.mktemp("browser")
     broker = LocalBroker(shutil.which("mosquitto") or "/usr/sbin/mosquitto")

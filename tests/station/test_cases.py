@@ -9,17 +9,17 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, delete, func, select
 
-from edge_agent.station import auditlog, cases
-from edge_agent.station.archive import Archive, Received
-from edge_agent.station.db.engine import connect
-from edge_agent.station.db.ops import read_counters
-from edge_agent.station.db.schema import audit, events, pictures
+from edge_agent.station.evidence import auditlog, cases
 from edge_agent.station.evidence.bag import verify_bag
+from edge_agent.station.evidence.export import export_case
 from edge_agent.station.evidence.signing import load_or_create_key, public_key_pem
-from edge_agent.station.export import export_case
-from edge_agent.station.inbox import PictureRecord, classify
-from edge_agent.station.pictures import PictureStore
-from edge_agent.station.retention import DAY_US, Retention
+from edge_agent.station.ingest.archive import Archive, Received
+from edge_agent.station.ingest.inbox import PictureRecord, classify
+from edge_agent.station.store.engine import connect
+from edge_agent.station.store.ops import read_counters
+from edge_agent.station.store.pictures import PictureStore
+from edge_agent.station.store.retention import DAY_US, Retention
+from edge_agent.station.store.schema import audit, events, pictures
 from tests.station.factory import event, jpeg, thumbnail
 
 NOW_US = 1_800_000_000_000_000  # 2027-01-15

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from edge_agent.station.archive import Archive, Received
-from edge_agent.station.cli import main
-from edge_agent.station.db.engine import connect
-from edge_agent.station.inbox import PictureRecord, classify
-from edge_agent.station.pictures import PictureStore
+from edge_agent.station.cli.parser import main
+from edge_agent.station.ingest.archive import Archive, Received
+from edge_agent.station.ingest.inbox import PictureRecord, classify
+from edge_agent.station.store.engine import connect
+from edge_agent.station.store.pictures import PictureStore
 from tests.station.factory import event, jpeg, thumbnail
 
 

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, create_engine, func, select
 
-from edge_agent.station.db.schema import event_messages, events, seq_gaps
-from edge_agent.station.pictures import PictureStore
+from edge_agent.station.store.pictures import PictureStore
+from edge_agent.station.store.schema import event_messages, events, seq_gaps
 from tests.broker import free_port
 from tests.conftest import agent_command, shared
 from tests.station.postgres import Postgres

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from edge_agent.station.archive import Archive, Received
 from edge_agent.station.config import load
-from edge_agent.station.db.engine import connect
-from edge_agent.station.fleet import fleet
-from edge_agent.station.inbox import classify
+from edge_agent.station.fleet.state import fleet
+from edge_agent.station.ingest.archive import Archive, Received
+from edge_agent.station.ingest.inbox import classify
+from edge_agent.station.store.engine import connect
 from tests.station.factory import event
 
 S = 1_000_000

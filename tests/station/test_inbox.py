@@ -7,7 +7,7 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edge_agent.station.inbox import DeviceRecord, EventRecord, PictureRecord, Reject, classify
+from edge_agent.station.ingest.inbox import DeviceRecord, EventRecord, PictureRecord, Reject, classify
 from tests.station.factory import event, jpeg, thumbnail
 
 json_values = st.recursive(

@@ -13,14 +13,15 @@ import paho.mqtt.client as mqtt
 import pytest
 from sqlalchemy import Engine, func, select
 
-from edge_agent.station.archive import Archive
 from edge_agent.station.config import StationSettings, load
-from edge_agent.station.db.engine import connect
-from edge_agent.station.db.ops import now_us, read_counters
-from edge_agent.station.db.schema import event_messages, events, rejects
-from edge_agent.station.fleet import OfflineAlerts, fleet
-from edge_agent.station.ingest import Ingest
-from edge_agent.station.pictures import PictureStore
+from edge_agent.station.fleet.offline import OfflineAlerts
+from edge_agent.station.fleet.state import fleet
+from edge_agent.station.ingest.archive import Archive
+from edge_agent.station.ingest.subscriber import Ingest
+from edge_agent.station.store.engine import connect
+from edge_agent.station.store.ops import now_us, read_counters
+from edge_agent.station.store.pictures import PictureStore
+from edge_agent.station.store.schema import event_messages, events, rejects
 from tests.broker import mosquitto_binary
 from tests.station.factory import event, jpeg, thumbnail
 from tests.station.shipped_broker import STATION_PASSWORD, STATION_USER, ShippedBroker

@@ -6,9 +6,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
-import edge_agent.station.auth.tables  # noqa: F401  (the web pages' tables, migration 0002)
-from edge_agent.station.db.engine import connect
-from edge_agent.station.db.schema import metadata
+import edge_agent.station.store.web_tables  # noqa: F401  (the web pages' tables, migration 0002)
+from edge_agent.station.store.engine import connect
+from edge_agent.station.store.schema import metadata
 
 
 def test_migrations_create_the_schema_and_match_the_code(db_url: str) -> None:

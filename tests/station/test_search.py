@@ -12,11 +12,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine
 
-from edge_agent.station.api import create_app
-from edge_agent.station.archive import Archive, Received
-from edge_agent.station.db.engine import connect
-from edge_agent.station.inbox import PictureRecord, classify
-from edge_agent.station.pictures import PictureStore
+from edge_agent.station.api.app import create_app
+from edge_agent.station.ingest.archive import Archive, Received
+from edge_agent.station.ingest.inbox import PictureRecord, classify
+from edge_agent.station.store.engine import connect
+from edge_agent.station.store.pictures import PictureStore
 from tests.station.factory import event, jpeg, thumbnail
 
 with warnings.catch_warnings():  # starlette prefers httpx2; httpx is what the extra installs

@@ -19,13 +19,13 @@ from hypothesis import strategies as st
 from sqlalchemy import select, update
 
 from edge_agent.contract import Topics
-from edge_agent.station.db.ops import now_us
-from edge_agent.station.db.schema import audit, cameras
+from edge_agent.station.config import WebConfig
 from edge_agent.station.evidence.signing import load_or_create_key, public_key_pem
 from edge_agent.station.evidence.verify import verify_bag
-from edge_agent.station.fleet import OfflineAlerts
-from edge_agent.station.web.maintenance import muting
-from edge_agent.station.web.settings import WebConfig
+from edge_agent.station.fleet.maintenance import muting
+from edge_agent.station.fleet.offline import OfflineAlerts
+from edge_agent.station.store.ops import now_us
+from edge_agent.station.store.schema import audit, cameras
 from tests.station.factory import event, jpeg, thumbnail
 from tests.station.test_web_support import Ward, csrf_of, make_ward, stats, store_messages
 

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import pytest
 from starlette.routing import Mount, Route
 
+from edge_agent.station.config import WebConfig
 from edge_agent.station.web.policy import RULES
-from edge_agent.station.web.settings import WebConfig
 from tests.station.test_web_support import ROLES, Ward, csrf_of, make_ward
 
 ANY = {"anonymous", *ROLES}
@@ -102,7 +102,7 @@ def ward(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ward]:
     from sqlalchemy import select
 
     from edge_agent.station.auth.accounts import add_user
-    from edge_agent.station.db.schema import cameras
+    from edge_agent.station.store.schema import cameras
     from tests.station.test_web_support import CHEAP
 
     w = make_ward(
@@ -211,7 +211,7 @@ def test_every_post_needs_the_csrf_token_and_this_sites_origin(ward: Ward) -> No
 def test_the_audit_trail_names_the_logged_in_account_not_a_header(ward: Ward) -> None:
     from sqlalchemy import select
 
-    from edge_agent.station.db.schema import audit
+    from edge_agent.station.store.schema import audit
 
     police = ward.client("police")
     r = police.get("/api/events", params={"label": "car"}, headers={"X-Station-User": "somebody-else"})

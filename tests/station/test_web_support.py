@@ -12,17 +12,17 @@ from pathlib import Path
 from argon2 import PasswordHasher
 from sqlalchemy import Engine
 
-import edge_agent.station.auth.tables  # noqa: F401  (the tables join the archive's metadata)
+import edge_agent.station.store.web_tables  # noqa: F401  (the tables join the archive's metadata)
 from edge_agent.contract import Topics
-from edge_agent.station.archive import Archive, Received
 from edge_agent.station.auth.accounts import add_user
 from edge_agent.station.auth.guard import Guard
-from edge_agent.station.cases import add_events, open_case
-from edge_agent.station.db.ops import now_us
-from edge_agent.station.inbox import PictureRecord, classify
-from edge_agent.station.pictures import PictureStore
+from edge_agent.station.config import WebConfig
+from edge_agent.station.evidence.cases import add_events, open_case
+from edge_agent.station.ingest.archive import Archive, Received
+from edge_agent.station.ingest.inbox import PictureRecord, classify
+from edge_agent.station.store.ops import now_us
+from edge_agent.station.store.pictures import PictureStore
 from edge_agent.station.web.app import create_web_app
-from edge_agent.station.web.settings import WebConfig
 from tests.station.factory import event, jpeg, thumbnail
 
 with warnings.catch_warnings():  # starlette prefers httpx2; httpx is what the extra installs
@@ -132,7 +132,7 @@ def login(client: TestClient, name: str, password: str) -> object:
 
 
 def make_ward(tmp: Path, db_url: str | None = None, web: WebConfig | None = None) -> Ward:
-    from edge_agent.station.db.engine import connect
+    from edge_agent.station.store.engine import connect
 
     engine = connect(db_url or f"sqlite:///{tmp / 'station.db'}")
     store = PictureStore(tmp / "pictures")

@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from argon2 import PasswordHasher
 from sqlalchemy import Connection, Engine, insert, select, update
 
-from edge_agent.station import auditlog
 from edge_agent.station.auth import ratelimit
 from edge_agent.station.auth.passwords import check_strength, hash_password, verify_password
 from edge_agent.station.auth.roles import Role
-from edge_agent.station.auth.tables import sessions, users
-from edge_agent.station.db.ops import now_us
+from edge_agent.station.evidence import auditlog
+from edge_agent.station.store.ops import now_us
+from edge_agent.station.store.web_tables import sessions, users
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 

@@ -32,7 +32,7 @@ def read_password(from_stdin: bool) -> str:
 
 def adduser(database_url: str, name: str, role: str, password: str, actor: str) -> int:
     """Create the account; prints one line and returns the exit status (0, or 4 with the reason)."""
-    from edge_agent.station.db.engine import connect
+    from edge_agent.station.store.engine import connect
 
     engine = connect(database_url)
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, delete, func, insert, or_, select
 
-from edge_agent.station.auth.tables import login_failures
+from edge_agent.station.store.web_tables import login_failures
 
 
 def record_failure(conn: Connection, name: str, ip: str, now_us: int) -> None:

@@ -10,8 +10,8 @@ from sqlalchemy import Engine, and_, delete, insert, select
 
 from edge_agent.station.auth.accounts import User
 from edge_agent.station.auth.roles import Role
-from edge_agent.station.auth.tables import sessions, users
-from edge_agent.station.db.ops import now_us
+from edge_agent.station.store.ops import now_us
+from edge_agent.station.store.web_tables import sessions, users
 
 COOKIE = "edge_station_session"
 

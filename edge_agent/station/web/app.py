@@ -1,6 +1,6 @@
 """The station's web app: the pages and the JSON API behind one login and one role table.
 
-`create_web_app` wraps the station's JSON API (`edge_agent.station.api.create_app`): its routes
+`create_web_app` wraps the station's JSON API (`edge_agent.station.api.app.create_app`): its routes
 are served as they are, but only to the roles `policy.RULES` names, with the audit trail's actor
 taken from the login. `service.run` serves this app instead of the bare API.
 """
@@ -16,11 +16,12 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
-import edge_agent.station.auth.tables  # noqa: F401  (the tables join the archive's metadata)
-from edge_agent.station.api import create_app as create_api
+import edge_agent.station.store.web_tables  # noqa: F401  (the tables join the archive's metadata)
+from edge_agent.station.api.app import create_app as create_api
 from edge_agent.station.auth.accounts import User
 from edge_agent.station.auth.guard import Guard
-from edge_agent.station.pictures import PictureStore
+from edge_agent.station.config import WebConfig
+from edge_agent.station.store.pictures import PictureStore
 from edge_agent.station.web import (
     pages_access,
     pages_audit,
@@ -32,7 +33,6 @@ from edge_agent.station.web import (
 from edge_agent.station.web.context import Ctx
 from edge_agent.station.web.i18n import HERE, N_
 from edge_agent.station.web.policy import RULES
-from edge_agent.station.web.settings import WebConfig
 
 # Every response: nothing from another site, no framing, no sniffing, no referrer outside.
 HEADERS = {

@@ -11,16 +11,16 @@ from typing import Any
 
 from sqlalchemy import Engine, and_, delete, insert, select
 
-from edge_agent.station import auditlog
-from edge_agent.station.auth.tables import case_exports
-from edge_agent.station.cases import CaseError
-from edge_agent.station.db.ops import now_us
-from edge_agent.station.db.schema import case_events, cases
+from edge_agent.station.evidence import auditlog
+from edge_agent.station.evidence.cases import CaseError
+from edge_agent.station.evidence.export import export_case
 from edge_agent.station.evidence.signing import load_or_create_key, public_key_pem
 from edge_agent.station.evidence.verify import verify_bag
-from edge_agent.station.export import export_case
-from edge_agent.station.pictures import PictureStore
-from edge_agent.station.search import to_iso
+from edge_agent.station.query.search import to_iso
+from edge_agent.station.store.ops import now_us
+from edge_agent.station.store.pictures import PictureStore
+from edge_agent.station.store.schema import case_events, cases
+from edge_agent.station.store.web_tables import case_exports
 
 
 def remove_event(engine: Engine, name: str, device: str, event_id: str, actor: str) -> None:

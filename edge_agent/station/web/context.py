@@ -13,9 +13,9 @@ from starlette.responses import HTMLResponse
 
 from edge_agent.station.auth.accounts import User
 from edge_agent.station.auth.guard import user_of
-from edge_agent.station.pictures import PictureStore
+from edge_agent.station.config import WebConfig
+from edge_agent.station.store.pictures import PictureStore
 from edge_agent.station.web.i18n import LANGUAGES, environment, gettext
-from edge_agent.station.web.settings import WebConfig
 
 LANG_COOKIE = "edge_station_lang"
 

@@ -1,6 +1,6 @@
 """The fleet page's view of each pole: its troubles, worst first, and poles in trouble first.
 
-Built on `edge_agent.station.fleet.fleet()` (state, stats, gaps, cameras) plus the cameras' health
+Built on `edge_agent.station.fleet.state.fleet()` (state, stats, gaps, cameras) plus the cameras' health
 history (frozen, covered, blurred, moved: active until the pole says cleared) and the maintenance
 switch.
 """
@@ -13,9 +13,9 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from edge_agent.station.auth.tables import maintenance
-from edge_agent.station.db.schema import device_messages
-from edge_agent.station.fleet import fleet
+from edge_agent.station.fleet.state import fleet
+from edge_agent.station.store.schema import device_messages
+from edge_agent.station.store.web_tables import maintenance
 from edge_agent.station.web.i18n import N_
 
 HEALTH_LOOKBACK_US = 30 * 86400 * 1_000_000

@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import StreamingResponse
 
-from edge_agent.station.web.settings import WebConfig
+from edge_agent.station.config import WebConfig
 
 KEEPALIVE_S = 15.0
 # Set when the station is stopping: open streams end at their next turn, so uvicorn's graceful

@@ -7,8 +7,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from edge_agent.station import auditlog
-from edge_agent.station.db.schema import audit
+from edge_agent.station.evidence import auditlog
+from edge_agent.station.store.schema import audit
 from edge_agent.station.web.context import Ctx, actor
 
 PAGE = 100

@@ -11,10 +11,10 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from edge_agent.station.cases import CaseError, case_info, list_cases, open_case, set_hold
-from edge_agent.station.db.schema import events
-from edge_agent.station.export import ExportError
-from edge_agent.station.search import _row
+from edge_agent.station.evidence.cases import CaseError, case_info, list_cases, open_case, set_hold
+from edge_agent.station.evidence.export import ExportError
+from edge_agent.station.query.search import _row
+from edge_agent.station.store.schema import events
 from edge_agent.station.web.casework import export_and_verify, exports_of, remove_event
 from edge_agent.station.web.context import Ctx, actor
 

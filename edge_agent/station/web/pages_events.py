@@ -16,11 +16,11 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from edge_agent.station import auditlog
-from edge_agent.station.api import SHA, query_from
-from edge_agent.station.cases import CaseError, add_events, list_cases
-from edge_agent.station.db.schema import devices, event_messages, picture_uses
-from edge_agent.station.search import QueryError, event_detail, parse_time, search
+from edge_agent.station.api.app import SHA, query_from
+from edge_agent.station.evidence import auditlog
+from edge_agent.station.evidence.cases import CaseError, add_events, list_cases
+from edge_agent.station.query.search import QueryError, event_detail, parse_time, search
+from edge_agent.station.store.schema import devices, event_messages, picture_uses
 from edge_agent.station.web.context import Ctx, actor
 from edge_agent.station.web.pages_fleet import jpeg
 

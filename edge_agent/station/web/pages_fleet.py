@@ -12,16 +12,16 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from edge_agent.station.auth.tables import maintenance
-from edge_agent.station.db.ops import now_us
-from edge_agent.station.db.schema import cameras, device_messages, devices
-from edge_agent.station.search import to_iso
+from edge_agent.station.fleet.maintenance import set_maintenance
+from edge_agent.station.query.search import to_iso
+from edge_agent.station.store.ops import now_us
+from edge_agent.station.store.schema import cameras, device_messages, devices
+from edge_agent.station.store.web_tables import maintenance
 from edge_agent.station.web.charts import chart
 from edge_agent.station.web.context import Ctx, actor
 from edge_agent.station.web.fleetview import pole_views
 from edge_agent.station.web.i18n import N_
 from edge_agent.station.web.live import stream
-from edge_agent.station.web.maintenance import set_maintenance
 
 DAY_US = 86400 * 1_000_000
 SERIES = (

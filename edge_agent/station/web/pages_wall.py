@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from edge_agent.station.db.schema import cameras
+from edge_agent.station.store.schema import cameras
 from edge_agent.station.web.context import Ctx
 from edge_agent.station.web.live import stream
 from edge_agent.station.web.pages_fleet import jpeg

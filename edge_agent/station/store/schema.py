@@ -2,7 +2,7 @@
 
 Times are integer microseconds since the Unix epoch, UTC (`*_us`): compact, exact, and ordered the
 same way on both backends. Pictures live on disk by sha256; the tables hold their hashes.
-Every change here needs an Alembic migration in `edge_agent/station/migrations/versions/`.
+Every change here needs an Alembic migration in `edge_agent/station/store/migrations/versions/`.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import BigInteger, Boolean, Column, ForeignKey, Index, String, Table, Text
 
-from edge_agent.station.db.schema import Key, metadata
+from edge_agent.station.store.schema import Key, metadata
 
 users = Table(
     "users",

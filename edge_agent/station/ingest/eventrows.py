@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from edge_agent.contract import Event
-from edge_agent.station.db.statements import (
+from edge_agent.station.store.statements import (
     EVENT_UPDATED,
     Statements,
     chunks,

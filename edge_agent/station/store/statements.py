@@ -30,7 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.types import TypeEngine
 
-from edge_agent.station.db.schema import (
+from edge_agent.station.store.schema import (
     cameras,
     device_messages,
     devices,

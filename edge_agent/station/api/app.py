@@ -17,13 +17,20 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from edge_agent.station import auditlog
-from edge_agent.station.cases import CaseError, add_events, case_info, list_cases, open_case, set_hold
-from edge_agent.station.db.ops import now_us, read_counters
-from edge_agent.station.db.schema import pictures
-from edge_agent.station.fleet import fleet
-from edge_agent.station.pictures import PictureStore
-from edge_agent.station.search import Query, QueryError, event_detail, parse_time, search
+from edge_agent.station.evidence import auditlog
+from edge_agent.station.evidence.cases import (
+    CaseError,
+    add_events,
+    case_info,
+    list_cases,
+    open_case,
+    set_hold,
+)
+from edge_agent.station.fleet.state import fleet
+from edge_agent.station.query.search import Query, QueryError, event_detail, parse_time, search
+from edge_agent.station.store.ops import now_us, read_counters
+from edge_agent.station.store.pictures import PictureStore
+from edge_agent.station.store.schema import pictures
 
 SHA = re.compile(r"^[0-9a-f]{64}$")
 

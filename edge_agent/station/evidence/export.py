@@ -11,13 +11,13 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, select
 
-from edge_agent.station import auditlog
-from edge_agent.station.cases import case_info
-from edge_agent.station.db.schema import event_messages, events, picture_uses
+from edge_agent.station.evidence import auditlog
 from edge_agent.station.evidence.bag import CaseInfo, EvidenceFile, write_bag
+from edge_agent.station.evidence.cases import case_info
 from edge_agent.station.evidence.signing import load_or_create_key
-from edge_agent.station.pictures import PictureStore
-from edge_agent.station.search import event_detail, to_iso
+from edge_agent.station.query.search import event_detail, to_iso
+from edge_agent.station.store.pictures import PictureStore
+from edge_agent.station.store.schema import event_messages, events, picture_uses
 
 SNAPSHOT_MARGIN_US = 60_000_000
 

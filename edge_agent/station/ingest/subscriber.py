@@ -22,13 +22,13 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from edge_agent.contract import Topics, redact
-from edge_agent.station.archive import Archive, BatchResult, Received
 from edge_agent.station.config import BrokerConfig, StationSettings
-from edge_agent.station.db.ops import now_us
-from edge_agent.station.inbox import PictureRecord, Reject, classify
-from edge_agent.station.pictures import PictureStore
+from edge_agent.station.ingest.archive import Archive, BatchResult, Received
+from edge_agent.station.ingest.inbox import PictureRecord, Reject, classify
+from edge_agent.station.store.ops import now_us
+from edge_agent.station.store.pictures import PictureStore
 
-log = logging.getLogger("edge_agent.station.ingest")
+log = logging.getLogger("edge_agent.station.ingest.subscriber")
 
 
 def subscriptions(prefix: str) -> list[str]:

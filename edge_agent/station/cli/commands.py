@@ -8,9 +8,9 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from edge_agent.station import auditlog
 from edge_agent.station.config import StationSettings
 from edge_agent.station.errors import EXIT_CASE, EXIT_CONFIG, EXIT_FAILED, UserError
+from edge_agent.station.evidence import auditlog
 
 
 def dump(data: Any) -> None:
@@ -45,8 +45,8 @@ def migrate(engine: Engine) -> int:
 
 
 def search(engine: Engine, args: argparse.Namespace, actor: str) -> int:
-    from edge_agent.station.search import Query, QueryError, parse_time
-    from edge_agent.station.search import search as run_search
+    from edge_agent.station.query.search import Query, QueryError, parse_time
+    from edge_agent.station.query.search import search as run_search
 
     try:
         q = Query(
@@ -86,7 +86,7 @@ def search(engine: Engine, args: argparse.Namespace, actor: str) -> int:
 
 
 def show(engine: Engine, ref: str, actor: str) -> int:
-    from edge_agent.station.search import event_detail
+    from edge_agent.station.query.search import event_detail
 
     device, _, event_id = ref.partition("/")
     with engine.begin() as conn:
@@ -99,8 +99,8 @@ def show(engine: Engine, ref: str, actor: str) -> int:
 
 
 def fleet(engine: Engine, settings: StationSettings, as_json: bool) -> int:
-    from edge_agent.station.db.ops import now_us
-    from edge_agent.station.fleet import fleet as fleet_state
+    from edge_agent.station.fleet.state import fleet as fleet_state
+    from edge_agent.station.store.ops import now_us
 
     with engine.connect() as conn:
         poles = fleet_state(conn, now_us(), settings.fleet.stale_after_s)
@@ -118,7 +118,7 @@ def fleet(engine: Engine, settings: StationSettings, as_json: bool) -> int:
 
 
 def case(engine: Engine, args: argparse.Namespace, actor: str) -> int:
-    from edge_agent.station import cases
+    from edge_agent.station.evidence import cases
 
     if args.action != "list" and not args.name:
         raise UserError(f"case {args.action} needs the case's name", EXIT_CONFIG)
@@ -145,10 +145,10 @@ def case(engine: Engine, args: argparse.Namespace, actor: str) -> int:
 
 
 def export(engine: Engine, settings: StationSettings, args: argparse.Namespace, actor: str) -> int:
-    from edge_agent.station.cases import CaseError
     from edge_agent.station.evidence.bag import OutputFolderError
-    from edge_agent.station.export import ExportError, export_case
-    from edge_agent.station.pictures import PictureStore
+    from edge_agent.station.evidence.cases import CaseError
+    from edge_agent.station.evidence.export import ExportError, export_case
+    from edge_agent.station.store.pictures import PictureStore
 
     try:
         bag = export_case(
@@ -213,7 +213,7 @@ def audit(engine: Engine, args: argparse.Namespace) -> int:
             n = len(auditlog.rows(conn))
         print(f"audit trail: {n} rows, " + ("intact" if not problems else f"{len(problems)} problems"))
         return EXIT_FAILED if problems else 0
-    from edge_agent.station.db.schema import audit as audit_table
+    from edge_agent.station.store.schema import audit as audit_table
 
     with engine.connect() as conn:
         rows = conn.execute(select(audit_table).order_by(audit_table.c.id.desc()).limit(args.limit)).all()
@@ -223,9 +223,9 @@ def audit(engine: Engine, args: argparse.Namespace) -> int:
 
 
 def retention(engine: Engine, settings: StationSettings, as_json: bool) -> int:
-    from edge_agent.station.db.ops import now_us
-    from edge_agent.station.pictures import PictureStore
-    from edge_agent.station.retention import Retention
+    from edge_agent.station.store.ops import now_us
+    from edge_agent.station.store.pictures import PictureStore
+    from edge_agent.station.store.retention import Retention
 
     r = settings.retention
     d = Retention(engine, PictureStore(settings.pictures_dir)).run(
@@ -237,8 +237,8 @@ def retention(engine: Engine, settings: StationSettings, as_json: bool) -> int:
 
 
 def add_pole(args: argparse.Namespace) -> int:
-    from edge_agent.station.poles import PoleError, boot_lines
-    from edge_agent.station.poles import add_pole as add
+    from edge_agent.station.fleet.enrol import PoleError, boot_lines
+    from edge_agent.station.fleet.enrol import add_pole as add
 
     try:
         password = add(args.name, args.passwd_file)

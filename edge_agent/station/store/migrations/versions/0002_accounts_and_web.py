@@ -12,7 +12,7 @@ from alembic import op
 
 # Alembic imports every revision before it migrates: this puts the web pages' tables on the
 # archive's metadata too, so whoever compares the code's schema with the database sees them.
-import edge_agent.station.auth.tables  # noqa: F401
+import edge_agent.station.store.web_tables  # noqa: F401
 
 revision = "0002"
 down_revision = "0001"

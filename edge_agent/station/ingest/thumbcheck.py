@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from sqlalchemy import Engine, and_, select, update
 
-from edge_agent.station.db.ops import bump
-from edge_agent.station.db.schema import event_messages, events, picture_uses
+from edge_agent.station.store.ops import bump
+from edge_agent.station.store.schema import event_messages, events, picture_uses
 
 
 def flag_thumbnails(engine: Engine, older_than_us: int) -> int:

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, or_, select, tuple_
 
 from edge_agent.contract import iso_ms
-from edge_agent.station.db.schema import events
+from edge_agent.station.store.schema import events
 
 MAX_LIMIT = 500
 CURSOR = re.compile(r"^(-?[0-9]{1,20})\.([0-9]{1,20})$")
@@ -137,7 +137,7 @@ def search(conn: Connection, q: Query) -> dict[str, Any]:
 
 
 def event_detail(conn: Connection, device: str, event_id: str) -> dict[str, Any] | None:
-    from edge_agent.station.db.schema import event_messages, picture_uses
+    from edge_agent.station.store.schema import event_messages, picture_uses
 
     row = conn.execute(
         select(events).where(and_(events.c.device == device, events.c.event_id == event_id))

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, and_, delete, or_, select
 
-from edge_agent.station.db.schema import seq_gaps
-from edge_agent.station.db.statements import Bulk, chunks
+from edge_agent.station.store.schema import seq_gaps
+from edge_agent.station.store.statements import Bulk, chunks
 
 
 @dataclass(slots=True)

@@ -13,8 +13,9 @@ from pathlib import Path
 
 from sqlalchemy import Connection, Engine, and_, delete, exists, select, tuple_
 
-from edge_agent.station.db.ops import bump
-from edge_agent.station.db.schema import (
+from edge_agent.station.store.ops import bump
+from edge_agent.station.store.pictures import PictureStore
+from edge_agent.station.store.schema import (
     case_events,
     cases,
     device_messages,
@@ -24,7 +25,6 @@ from edge_agent.station.db.schema import (
     pictures,
     rejects,
 )
-from edge_agent.station.pictures import PictureStore
 
 CHUNK = 2000
 DAY_US = 86_400_000_000

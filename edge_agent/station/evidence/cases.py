@@ -7,10 +7,10 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, insert, select, update
 
-from edge_agent.station import auditlog
-from edge_agent.station.db.ops import insert_ignore, now_us
-from edge_agent.station.db.schema import case_events, cases, events
-from edge_agent.station.search import to_iso
+from edge_agent.station.evidence import auditlog
+from edge_agent.station.query.search import to_iso
+from edge_agent.station.store.ops import insert_ignore, now_us
+from edge_agent.station.store.schema import case_events, cases, events
 
 
 class CaseError(ValueError):

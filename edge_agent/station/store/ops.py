@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from edge_agent.station.db.schema import counters
+from edge_agent.station.store.schema import counters
 
 
 def now_us() -> int:

@@ -21,12 +21,12 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 
 from edge_agent.contract import Event
-from edge_agent.station.db.ops import bump
-from edge_agent.station.db.statements import build, chunks, dedupe_seen, device_rows
-from edge_agent.station.eventrows import Thumb, store_events, us
-from edge_agent.station.gaps import record_seqs
-from edge_agent.station.inbox import DeviceRecord, EventRecord, PictureRecord, Record, Reject
-from edge_agent.station.thumbcheck import flag_thumbnails
+from edge_agent.station.ingest.eventrows import Thumb, store_events, us
+from edge_agent.station.ingest.gaps import record_seqs
+from edge_agent.station.ingest.inbox import DeviceRecord, EventRecord, PictureRecord, Record, Reject
+from edge_agent.station.ingest.thumbcheck import flag_thumbnails
+from edge_agent.station.store.ops import bump
+from edge_agent.station.store.statements import build, chunks, dedupe_seen, device_rows
 
 HEAD_BYTES = 512
 

@@ -6,9 +6,9 @@ from collections.abc import Callable
 
 from sqlalchemy import Engine, delete, select
 
-from edge_agent.station import auditlog
-from edge_agent.station.auth.tables import maintenance
-from edge_agent.station.db.ops import insert_ignore, now_us
+from edge_agent.station.evidence import auditlog
+from edge_agent.station.store.ops import insert_ignore, now_us
+from edge_agent.station.store.web_tables import maintenance
 
 
 def set_maintenance(engine: Engine, device: str, on: bool, by: str, note: str = "") -> None:

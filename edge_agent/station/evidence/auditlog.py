@@ -14,9 +14,9 @@ from typing import Any
 from sqlalchemy import Connection, Engine, insert, select
 
 from edge_agent.contract import iso_ms
-from edge_agent.station.db.ops import bump
-from edge_agent.station.db.schema import audit
 from edge_agent.station.evidence.audit import GENESIS, AuditAnchor, AuditRow, row_hash, verify_chain
+from edge_agent.station.store.ops import bump
+from edge_agent.station.store.schema import audit
 
 
 def detail_text(detail: dict[str, Any] | str) -> str:

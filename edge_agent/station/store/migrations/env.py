@@ -1,11 +1,11 @@
-"""Alembic environment for the station's archive: run by `edge_agent.station.db.engine.migrate`."""
+"""Alembic environment for the station's archive: run by `edge_agent.station.store.engine.migrate`."""
 
 from __future__ import annotations
 
 from alembic import context
 from sqlalchemy import create_engine
 
-from edge_agent.station.db.schema import metadata
+from edge_agent.station.store.schema import metadata
 
 config = context.config
 

@@ -120,7 +120,7 @@ def _settings(args: argparse.Namespace) -> config.StationSettings:
 def _engine(settings: config.StationSettings) -> Any:
     from sqlalchemy.exc import OperationalError
 
-    from edge_agent.station.db.engine import connect
+    from edge_agent.station.store.engine import connect
 
     try:
         return connect(settings.database_url)
@@ -134,7 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    from edge_agent.station import commands
+    from edge_agent.station.cli import commands
 
     handlers: dict[str, Callable[[argparse.Namespace], int]] = {
         "run": lambda a: commands.run(s := _settings(a), _engine(s)),
