@@ -52,10 +52,10 @@ if [ "$apt" -eq 1 ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${packages[@]}"
 fi
 
-# numpy and OpenCV must suit the apt picamera2 of this release (same interpreter).
-codename=$(sed -n 's/^VERSION_CODENAME=//p' /etc/os-release)
-constraints="$SRC/deploy/constraints-$codename.txt"
-[ -e "$constraints" ] || constraints=/dev/null
+# Exactly the versions of uv.lock, each file checked against its hash: requirements-pole.txt is
+# the lock's export, for every Python the lock covers (numpy < 2 on Bookworm's Python 3.11, for
+# its apt picamera2; numpy 2 on Trixie's 3.13), and pip picks the lines for this Pi's Python.
+pins="$SRC/deploy/requirements-pole.txt"
 
 install -d -m 0755 "$PREFIX" "$PREFIX/deploy" "$PREFIX/venvs"
 new=$(mktemp -d "$PREFIX/venvs/$(date -u +%Y%m%dT%H%M%SZ)-XXXX")
@@ -67,13 +67,17 @@ cleanup() {
 trap cleanup EXIT
 
 python3 -m venv --system-site-packages "$new"
-pip=("$new/bin/python" -m pip install -q -c "$constraints")
+pip=("$new/bin/python" -m pip install -q --disable-pip-version-check)
 if [ -n "$wheelhouse" ]; then
-    "${pip[@]}" --no-index --find-links "$wheelhouse" edge-agent
+    pip+=(--no-index --find-links "$wheelhouse")
+fi
+"${pip[@]}" --require-hashes -r "$pins"
+if [ -n "$wheelhouse" ]; then
+    "${pip[@]}" --no-deps edge-agent
 elif [ -n "$wheel" ]; then
-    "${pip[@]}" "$wheel"
+    "${pip[@]}" --no-deps "$wheel"
 else
-    "${pip[@]}" "$SRC"
+    "${pip[@]}" --no-deps "$SRC"
 fi
 
 # The checks run the installed command itself (its #! line included), at its final path.

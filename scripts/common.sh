@@ -24,21 +24,39 @@ need_apt() {
     fi
 }
 
-# Create .venv (Python >= 3.11) and install the project into it with the given extras.
+# uv, the lock's tool, at the version the lock names, into .tools/ (pip with --require-hashes:
+# scripts/uv-requirements.txt is exported from uv.lock itself). Prints the path of the uv binary.
+ensure_uv() {
+    local py="${PYTHON:-python3}"
+    local want
+    want=$(sed -n 's/^uv==\([0-9.]*\).*/\1/p' scripts/uv-requirements.txt)
+    if [ -x .tools/bin/uv ] && [ "$(.tools/bin/uv --version 2>/dev/null | cut -d' ' -f2)" = "$want" ]; then
+        echo .tools/bin/uv
+        return
+    fi
+    rm -rf .tools
+    if ! "$py" -m venv .tools >/dev/null 2>&1; then
+        rm -rf .tools
+        need_apt dummy-command-never-found python3-venv >&2
+        "$py" -m venv .tools >&2
+    fi
+    PIP_CONFIG_FILE=/dev/null .tools/bin/python -m pip install -q --disable-pip-version-check \
+        --require-hashes -r scripts/uv-requirements.txt >&2
+    echo .tools/bin/uv
+}
+
+# Create or update .venv (Python >= 3.11) with exactly what uv.lock pins, the project itself
+# installed editable, with the given extras. Usage: ensure_venv [EXTRA ...]
 ensure_venv() {
-    local extras="${1:-}"
     local py="${PYTHON:-python3}"
     if ! "$py" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
         echo "edge-agent needs Python 3.11 or newer; found: $("$py" --version 2>&1)" >&2
         exit 1
     fi
-    if [ ! -x .venv/bin/python ]; then
-        if ! "$py" -m venv .venv >/dev/null 2>&1; then
-            rm -rf .venv
-            need_apt dummy-command-never-found python3-venv
-            "$py" -m venv .venv
-        fi
-    fi
-    .venv/bin/python -m pip install -q --upgrade pip
-    .venv/bin/python -m pip install -q -e ".${extras}"
+    local uv extras=()
+    uv=$(ensure_uv)
+    for extra in "$@"; do extras+=(--extra "$extra"); done
+    # --locked: install the lock as it is, never re-resolve; a lock out of step with
+    # pyproject.toml fails here (scripts/upgrade-deps.sh moves it).
+    UV_PYTHON_DOWNLOADS=never "$uv" sync --quiet --locked --python "$(command -v "$py")" "${extras[@]}"
 }

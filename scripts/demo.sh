@@ -5,5 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/common.sh
 . scripts/common.sh
-ensure_venv "[station]"
+ensure_venv station
 exec .venv/bin/edge-agent demo --out demo-output "$@"

@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 need_apt mosquitto mosquitto shellcheck shellcheck openssl openssl systemd-analyze systemd \
     pg_ctlcluster postgresql systemd-nspawn systemd-container debootstrap debootstrap \
     chromium chromium ssh-keygen openssh-client
-ensure_venv "[dev]"
+ensure_venv station dev
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/lint-imports --no-cache

@@ -1,7 +1,8 @@
 """The offline wheelhouse recipe (scripts/wheelhouse.sh) resolves against PyPI for a Pi.
 
-For Bookworm (Python 3.11) and Trixie (Python 3.13) on aarch64, with install.sh's constraints:
-every wheel chosen runs on that Python and CPU, onnxruntime is one that does not crash a Pi 4
+For Bookworm (Python 3.11) and Trixie (Python 3.13) on aarch64, from uv.lock's export (the file
+install.sh installs from): every version is the lock's, every wheel chosen runs on that Python
+and CPU, onnxruntime is one that does not crash a Pi 4
 (≥ 1.22, tagged manylinux_2_28_aarch64), and numpy stays < 2 on Bookworm for its apt picamera2.
 Skips with the reason when PyPI cannot be reached.
 """
@@ -12,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+import tomllib
 import urllib.request
 from pathlib import Path
 
@@ -95,3 +97,26 @@ def test_the_recipe_resolves_for_a_pi(
         assert name in chosen, name
     if release == "bookworm":  # the apt picamera2 is built against numpy 1.x
         assert chosen["numpy"][0] < Version("2")
+    locked = locked_versions(python_full=FULL[release])
+    for name, (version, _) in chosen.items():
+        if name != "edge-agent":
+            assert version == locked[name], f"{name} {version} is not uv.lock's {locked[name]}"
+
+
+FULL = {"bookworm": "3.11.2", "trixie": "3.13.5"}
+
+
+def locked_versions(python_full: str) -> dict[str, Version]:
+    """uv.lock's version of each package for a Pi (aarch64) with that Python."""
+    from packaging.markers import Marker
+
+    env = {"python_full_version": python_full, "python_version": python_full.rsplit(".", 1)[0]}
+    env |= {"platform_machine": "aarch64", "sys_platform": "linux"}
+    env |= {"platform_python_implementation": "CPython"}
+    out: dict[str, Version] = {}
+    for pkg in tomllib.loads((REPO / "uv.lock").read_text())["package"]:
+        markers = pkg.get("resolution-markers")
+        if markers and not any(Marker(m).evaluate(env) for m in markers):
+            continue
+        out[pkg["name"].lower().replace("_", "-")] = Version(pkg["version"])
+    return out

@@ -102,10 +102,8 @@ def wheelhouse(out: Path) -> Path:
         timeout=300,
     )
     wheel = next(built.glob("edge_agent-*.whl"))
-    script, constraints = REPO / "scripts" / "wheelhouse.sh", REPO / "deploy" / f"constraints-{RELEASE}.txt"
-    deps = (
-        CACHE / f"wheels-{RELEASE}-{platform.machine()}-{_key(REPO / 'pyproject.toml', constraints, script)}"
-    )
+    script, pins = REPO / "scripts" / "wheelhouse.sh", REPO / "deploy" / "requirements-pole.txt"
+    deps = CACHE / f"wheels-{RELEASE}-{platform.machine()}-{_key(REPO / 'pyproject.toml', pins, script)}"
     with _locked(deps.name):
         if not (deps / ".complete").exists():
             subprocess.run(
