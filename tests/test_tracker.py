@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 from collections import Counter, defaultdict
 from datetime import UTC, datetime
 
@@ -124,17 +125,22 @@ CONE = (161.0, 184.0, 177.0, 207.0)  # the yellow traffic cone at the left of th
 
 
 def test_a_static_false_positive_that_never_moved_is_never_confirmed() -> None:
-    """The cone scores 0.46-0.50 as a person while walkers pass it (frames 200-235): it has not
-    moved since it appeared and the median of its scores stays under 0.55, so its track is never
-    confirmed (no event), while the walkers are; without the rule it is confirmed."""
+    """The cone scores 0.36-0.50 as a person while walkers pass it (frames 200-235), by CPU and
+    library version: it has not moved since it appeared and the median of its scores stays under
+    0.55, so its track is never confirmed (no event), while the walkers are; without the rule it
+    is confirmed. The rule is checked with the detector's least score at 0.30, so that the cone
+    is detected on every CPU (at the shipped 0.45 some kernels score it just under, some just
+    over); once, a walker's box strayed onto it: one stray box is no movement."""
     settings = config.load(None)
     tracks = run_vtest(settings, 200, 235)
     assert not [t for t in tracks if iou(t.box, CONE) > 0.3]
     assert len([t for t in tracks if t.label == "person"]) >= 5
+    low = settings.model_copy(update={"detector": settings.detector.model_copy(update={"min_score": 0.3})})
+    assert not [t for t in run_vtest(low, 200, 235) if iou(t.box, CONE) > 0.3]
     off = settings.tracker.model_copy(update={"still_threshold": 0.0})
-    before = run_vtest(settings.model_copy(update={"tracker": off}), 200, 235)
+    before = run_vtest(low.model_copy(update={"tracker": off}), 200, 235)
     cone = [t for t in before if iou(t.box, CONE) > 0.3]
-    assert cone and not cone[0].moved and max(cone[0].scores) < 0.55
+    assert cone and not cone[0].moved and statistics.median(cone[0].scores) < 0.5
 
 
 def walker(identity: int) -> dict[int, tuple[float, float, float, float]]:

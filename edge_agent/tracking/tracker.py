@@ -48,6 +48,8 @@ class Track:
     joined: int | None = None  # the track this one is part of (a person walking that bike)
     beside: dict[int, list[int]] = field(default_factory=dict)  # wheel id: [shared, touching] frames
     moved: bool = False  # has moved from where it appeared (a real object, whatever it scores)
+    away: int = 0  # detections in a row away from where it appeared
+    start_centres: list[tuple[float, float]] = field(default_factory=list)  # its first few
     _predicted_ns: int = 0
 
     @property
@@ -175,13 +177,25 @@ class Tracker:
         t.centres.append((frame.mono_ns, nx, ny))
         t.scores.append(d.score)
         if not t.moved:
-            first = t.first_centre
-            t.moved = max(abs(nx - first[0]), abs(ny - first[1])) >= self.cfg.stationary_move * max(
-                d.box[3] - d.box[1], 1.0
-            )
+            self._check_moved(t, nx, ny, d.box[3] - d.box[1])
         if t.hits >= self.cfg.confirm_hits and (t.moved or self._sure(t)):
             t.ready = True
         self._update_stationary(t)
+
+    def _check_moved(self, t: Track, nx: float, ny: float, height: float) -> None:
+        """Moved: away from where it appeared by `stationary_move` of its height, in
+        `confirm_hits` detections in a row. Where it appeared is the median of its first
+        `confirm_hits` centres. One box that strays (a walker's legs passing a traffic cone, the
+        detector's jitter on a small object) moves nothing, as its first or any later box."""
+        n = max(self.cfg.confirm_hits, 1)
+        if len(t.start_centres) < n:
+            t.start_centres.append((nx, ny))
+            return
+        fx = statistics.median(c[0] for c in t.start_centres)
+        fy = statistics.median(c[1] for c in t.start_centres)
+        away = max(abs(nx - fx), abs(ny - fy)) >= self.cfg.stationary_move * max(height, 1.0)
+        t.away = t.away + 1 if away else 0
+        t.moved = t.away >= n
 
     def _sure(self, t: Track) -> bool:
         """Frigate's rule for a track that has not moved: the median of its scores (padded with
@@ -278,6 +292,7 @@ class Tracker:
         t.centres.append((frame.mono_ns, cx, cy))
         t.scores.append(d.score)
         t.first_centre = (cx, cy)
+        t.start_centres.append((cx, cy))
         t.ready = self.cfg.confirm_hits <= 1 and self._sure(t)
         self._next_id += 1
         self.tracks.append(t)
