@@ -130,6 +130,13 @@ class DetectorConfig(Section):
     night_luma: float = Field(
         40.0, ge=0.0, le=255.0, description="mean gray level below which the picture is night"
     )
+    night_brighten_to: float = Field(
+        90.0,
+        ge=0.0,
+        le=255.0,
+        description="in the night profile, a picture whose mean gray is below this is brightened to "
+        "it (gamma) before the model sees it; thumbnails are not (0: off)",
+    )
     night_chroma: float = Field(
         1.0,
         ge=0.0,

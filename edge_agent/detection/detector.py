@@ -18,13 +18,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from edge_agent import shipped
 from edge_agent.config import DetectorConfig
 from edge_agent.detection.crops import Crop, plan
 from edge_agent.detection.nanodet import ModelError, NanoDet, nms, sha256_of
-from edge_agent.detection.profile import DayNight, Profile
+from edge_agent.detection.profile import DayNight, Profile, brighten
 from edge_agent.geometry import Box, iou_matrix
 from edge_agent.labels import family
 from edge_agent.sources import Frame
@@ -171,10 +172,12 @@ class Detector:
         self, image: np.ndarray, crops: Sequence[Crop], size: int, track_boxes: Sequence[Box]
     ) -> list[Detection]:
         all_boxes, all_scores, all_classes = [], [], []
+        lut = brighten(self.day_night.luma, self.cfg.night_brighten_to) if self.profile == "night" else None
         for x1, y1, x2, y2 in crops:
             t0 = time.perf_counter()
+            crop = image[y1:y2, x1:x2]
             boxes, scores, classes = self.net.infer(
-                image[y1:y2, x1:x2],
+                crop if lut is None else cv2.LUT(crop, lut),
                 size,
                 self.floor,
                 self.class_ids,

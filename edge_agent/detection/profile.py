@@ -6,6 +6,12 @@ model scores people lower and sees things that are not there, so the detector sw
 night profile (`detector.night_*`). The picture is sampled sparsely (every 8th pixel of every
 8th row) at most once a second, and the profile changes only after three readings in a row
 disagree with it, so a passing headlight or a white lorry does not flip it.
+
+A dark picture is also brightened for the model in the night profile (`brighten`): a gamma
+curve that takes its mean grey to `detector.night_brighten_to`. NanoDet was trained on COCO's
+daylight pictures; on LLVIP's night crossing (mean grey 26-28) the grey picture's pedestrian
+scores 0.39 brightened against 0.26 as it is, the colour picture's 0.59 against 0.34
+(docs/detection.md).
 """
 
 from __future__ import annotations
@@ -29,6 +35,15 @@ def reading(image: np.ndarray) -> tuple[float, float]:
     luma = 0.114 * b + 0.587 * g + 0.299 * r
     chroma = np.maximum(np.maximum(np.abs(b - g), np.abs(g - r)), np.abs(b - r))
     return float(luma.mean()), float(chroma.mean())
+
+
+def brighten(luma: float, target: float) -> np.ndarray | None:
+    """A lookup table that takes a picture of mean grey `luma` to about `target` (a gamma curve:
+    black stays black, white stays white), or None when it is bright enough already."""
+    if target <= 0 or luma >= target:
+        return None
+    gamma = np.log(target / 255.0) / np.log(max(luma, 1.0) / 255.0)
+    return np.round(255.0 * (np.arange(256) / 255.0) ** gamma).astype(np.uint8)
 
 
 class DayNight:
