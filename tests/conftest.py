@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -11,6 +12,19 @@ pytest_plugins = ["tests.broker"]  # the `broker` fixture: a real mosquitto per 
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
+
+# A kernel probe (tests/probe/kernels.py): only when asked for, in this process and its children.
+if os.environ.get("EDGE_AGENT_TEST_PROBE"):
+    from tests.probe.kernels import install
+
+    install()
+    _probe_path = str(REPO / "tests" / "probe")
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (_probe_path, os.environ.get("PYTHONPATH")) if p)
+
+
+def pytest_report_header() -> str | None:
+    probe = os.environ.get("EDGE_AGENT_TEST_PROBE")
+    return f"kernel probe: {probe} (tests/probe/kernels.py)" if probe else None
 
 
 def agent_command(*args: str | Path) -> list[str]:
