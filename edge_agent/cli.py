@@ -50,6 +50,7 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="wall-clock time of the first frame, ISO 8601 (default: the file's modification time)",
     )
+    rep.add_argument("--frames", type=int, default=None, metavar="N", help="only the first N frames")
     rep.add_argument("--no-progress", action="store_true", help="no progress bar")
     rep.add_argument(
         "--drain-timeout",
@@ -189,6 +190,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
     settings = config.load(args.config)
     start = _start_time(args.start)
+    if args.frames is not None and args.frames < 1:
+        raise UserError(f"--frames {args.frames}: give a number of frames of 1 or more", EXIT_CONFIG)
     progress: Progress | None = None
 
     def on_start(total: int) -> None:
@@ -201,7 +204,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
             progress.update(done, f"{events} events")
 
     result = _guard(
-        lambda: replay(settings, args.video, args.out, start, on_start, on_frame, args.drain_timeout)
+        lambda: replay(
+            settings, args.video, args.out, start, on_start, on_frame, args.drain_timeout, args.frames
+        )
     )
     if progress is not None:
         progress.close(f"{result.events} events")

@@ -47,9 +47,10 @@ def replay(
     on_start: Callable[[int], None] | None = None,
     on_frame: Callable[[int, int], None] | None = None,
     drain_timeout_s: float = DRAIN_TIMEOUT_S,
+    frames: int | None = None,
 ) -> ReplayResult:
     settings = replay_settings(settings, out)
-    source = open_file(video, settings.motion.height, start)
+    source = open_file(video, settings.motion.height, start, limit=frames)
     out.mkdir(parents=True, exist_ok=True)
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     folder = FolderSink(out)
@@ -63,7 +64,7 @@ def replay(
     next_seq = delivery.outbox.next_seq if delivery is not None else None
     pipeline = Pipeline(settings, source, sinks, next_seq=next_seq)
     if on_start is not None:
-        on_start(source.info.frame_count)
+        on_start(min(source.info.frame_count, frames) if frames else source.info.frame_count)
     try:
         pipeline.run(on_frame=(lambda f: on_frame(f.index + 1, folder.starts)) if on_frame else None)
     finally:

@@ -16,10 +16,13 @@ if TYPE_CHECKING:
 __all__ = ["Frame", "Source", "SourceError", "open_camera", "open_file", "small_gray"]
 
 
-def open_file(path: Path, motion_height: int, start: datetime | None = None) -> FileSource:
+def open_file(
+    path: Path, motion_height: int, start: datetime | None = None, limit: int | None = None
+) -> FileSource:
+    """Every frame of a video file (the first `limit` only, when given)."""
     from edge_agent.sources.opencv import FileSource
 
-    return FileSource(path, motion_height, start=start)
+    return FileSource(path, motion_height, start=start, limit=limit)
 
 
 def open_camera(cfg: CameraConfig, motion_height: int) -> Source:

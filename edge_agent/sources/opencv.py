@@ -109,8 +109,10 @@ class FileSource(Source):
         motion_height: int,
         start: datetime | None = None,
         fps: float | None = None,
+        limit: int | None = None,
     ) -> None:
         self.info = probe(path)
+        self.limit = limit
         self.name = str(path)
         self.fps = fps or self.info.fps
         self.stats = SourceStats()
@@ -128,7 +130,7 @@ class FileSource(Source):
         period_ns = 1e9 / self.fps
         index = 0
         try:
-            while not self._stop.is_set():
+            while not self._stop.is_set() and (self.limit is None or index < self.limit):
                 ok, image = self._cap.read()
                 if not ok or image is None:
                     break
