@@ -1,6 +1,6 @@
 """Print the configuration reference (every key, its default and what it means) as Markdown.
 
-Used to write the README's configuration table: `python scripts/config_reference.py`.
+Used to write the key table of docs/configuration.md: `python scripts/config_reference.py`.
 """
 
 from __future__ import annotations

@@ -157,8 +157,8 @@ def test_shipped_example_config_is_valid() -> None:
     assert s.device_id == "pole17" and s.zones[0].name == "crosswalk"
 
 
-def test_readme_configuration_reference_is_current() -> None:
-    """The README's key table is what `scripts/config_reference.py` prints for these models."""
+def test_the_configuration_reference_is_current() -> None:
+    """docs/configuration.md's key table is what `scripts/config_reference.py` prints for these models."""
     repo = Path(__file__).resolve().parents[1]
     proc = subprocess.run(
         [sys.executable, str(repo / "scripts" / "config_reference.py")],
@@ -168,8 +168,8 @@ def test_readme_configuration_reference_is_current() -> None:
         timeout=60,
     )
     assert proc.returncode == 0, proc.stderr
-    readme = (repo / "README.md").read_text()
+    readme = (repo / "docs" / "configuration.md").read_text()
     missing = [line for line in proc.stdout.splitlines() if line.startswith("| `") and line not in readme]
     assert not missing, (
-        f"README configuration table is stale (python scripts/config_reference.py): {missing[:3]}"
+        f"docs/configuration.md's key table is stale (python scripts/config_reference.py): {missing[:3]}"
     )

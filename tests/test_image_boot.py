@@ -1,6 +1,6 @@
 """The arm64 pole image (deploy/build-image.sh) boots and works, emulated as a Cortex-A72 (Pi 4).
 
-Run by hand and in the release steps (README), not in CI: it takes minutes.
+Run by hand and in the release steps (docs/development.md), not in CI: it takes minutes.
 
     sudo deploy/build-image.sh            # prints where the raw image is kept
     EDGE_AGENT_IMAGE=/var/cache/edge-agent-image/edge-agent-pole-<v>-arm64.img \\
