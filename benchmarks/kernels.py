@@ -4,15 +4,16 @@
     python benchmarks/kernels.py compare A B [C ...]     # NAMEs of earlier dumps
 
 `dump` runs NanoDet-g at 416 on whole frames, `vtest.avi` frames 1–200 and the LLVIP night
-pictures (visible, grey, thermal), and keeps every output cell's score for each of the six labels
-that is 0.05 or more: a candidate box, known by (picture, stride, cell, label), so two dumps
-compare box by box without matching boxes. It records the CPU's int8 instruction sets
-(AVX2, AVX-512 VNNI, NEON dot product; under qemu-user, `--cpu` says it), the onnxruntime and numpy versions, and writes
-benchmarks/results/kernels-NAME.json. Run it natively, under `qemu-x86_64-static -cpu Haswell`
-(an AVX2-only x86) and on an arm64 machine or emulator, then `compare`: per pair, the score
-differences of the candidates that reach 0.2 on either side (median, p95, p99, max), and how
-many candidates lie on different sides of each threshold the pipeline uses. Prints a table,
-writes benchmarks/results/kernels-compare.json. docs/detection.md has the figures.
+pictures (visible, grey, thermal), and keeps every output cell's score for each of the six
+labels that is 0.05 or more: a candidate box, known by (picture, stride, cell, label), so two
+dumps compare box by box without matching boxes. It records the CPU's int8 instruction sets
+(AVX2, AVX-512 VNNI, NEON dot product; under qemu-user, `--cpu` says it), the onnxruntime and
+numpy versions, and writes benchmarks/results/kernels-NAME.json. Run it natively, under
+`qemu-x86_64-static -cpu Haswell` (an AVX2-only x86) and on an arm64 machine or emulator, then
+`compare`: per pair, the score differences of the candidates that reach 0.2 on either side
+(median, p95, p99, max), and how many candidates lie on different sides of each threshold the
+pipeline uses. Prints a table, writes benchmarks/results/kernels-compare.json. The figures are
+in docs/detection.md.
 """
 
 from __future__ import annotations
@@ -27,9 +28,9 @@ import numpy as np
 import onnxruntime as ort
 from common import RESULTS, need, table, write
 
+from edge_agent.config.vision import DEFAULT_LABELS
 from edge_agent.detection.detector import models_dir, read_labels
 from edge_agent.detection.nanodet import STRIDES, letterbox
-from edge_agent.config.vision import DEFAULT_LABELS
 
 SIZE = 416
 FLOOR = 0.05
@@ -75,8 +76,10 @@ def pictures(frames: int) -> list[tuple[str, np.ndarray]]:
 
 
 def session(model: str, opt: str) -> tuple[ort.InferenceSession, str]:
-    path = Path(model) if model not in ("int8", "fp32") else models_dir() / (
-        "nanodet-g-int8.onnx" if model == "int8" else "nanodet-g.onnx"
+    path = (
+        Path(model)
+        if model not in ("int8", "fp32")
+        else models_dir() / ("nanodet-g-int8.onnx" if model == "int8" else "nanodet-g.onnx")
     )
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = 1
@@ -139,7 +142,8 @@ def compare(names: list[str]) -> None:
         f"boxes: output cells whose best score reaches {COMPARE_FLOOR} on either side; median..max: |score"
         " difference|; threshold columns: boxes on different sides of it"
     )
-    write("kernels-compare", {"rows": rows, "dumps": {d["name"]: {k: d[k] for k in d if k != "cells"} for d in dumps}})
+    about = {d["name"]: {k: d[k] for k in d if k != "cells"} for d in dumps}
+    write("kernels-compare", {"rows": rows, "dumps": about})
 
 
 def main() -> None:
