@@ -76,6 +76,30 @@ def test_no_motion_no_tracks_no_inference_and_the_rate_cap() -> None:
     assert 2 <= sum(ran) <= 3 and det.inferences == sum(ran)
 
 
+def test_never_more_crops_than_the_model_runs_in_hand() -> None:
+    """Two people far apart need two crops; with one run left the detector looks at the whole
+    frame once instead, and never spends ahead (which left it blind for the next frames)."""
+    img = vtest_frame(50)
+    far_apart = [(30.0, 100.0, 60.0, 170.0), (700.0, 400.0, 740.0, 490.0)]
+    det = Detector(DetectorConfig(sweep_interval_s=0, max_inferences_per_s=5))
+    det._tokens = 2.0
+    assert det.detect(frame_of(img, 0, 0.0), far_apart, []) is not None
+    assert det.inferences == 2  # two runs in hand: two crops
+    det._tokens = 1.5
+    assert det.detect(frame_of(img, 1, 0.0), far_apart, []) is not None
+    assert det.inferences == 3 and det._tokens >= 0  # one run: the whole frame, once
+
+
+def test_equal_scores_keep_the_same_box_whatever_the_sort() -> None:
+    """int8 scores take few values, so overlapping boxes tie; the first one (by index) wins."""
+    boxes = np.array([[10, 10, 50, 90], [12, 10, 52, 90], [11, 9, 51, 91]], np.float32)
+    scores = np.array([0.628, 0.628, 0.628], np.float32)
+    keep, _ = nms(boxes, scores, np.zeros(3, np.int64), 0.5)
+    assert keep.tolist() == [0]
+    keep, _ = nms(boxes[::-1].copy(), scores, np.zeros(3, np.int64), 0.5)
+    assert keep.tolist() == [0]
+
+
 def test_periodic_sweep_runs_the_full_frame() -> None:
     det = Detector(DetectorConfig(sweep_interval_s=30, max_inferences_per_s=100))
     img = vtest_frame(10)

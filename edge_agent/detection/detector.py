@@ -139,7 +139,10 @@ class Detector:
                 padding=self.cfg.crop_padding,
                 min_side=self.cfg.crop_min_side,
                 merge_overlap=self.cfg.crop_merge_overlap,
-                max_crops=self.cfg.max_crops,
+                # Never more crops than the model runs in hand: past them, one look at the whole
+                # frame. Spending ahead (four crops, then the detector blind for four tokens'
+                # refill) made when it next looked depend on how many crops came before.
+                max_crops=min(self.cfg.max_crops, int(self._tokens)),
                 full_frame_area=self.cfg.full_frame_area,
                 context=self.cfg.crop_context,
             )

@@ -135,7 +135,10 @@ def nms(
         return np.zeros(0, np.int64), boxes
     alive = np.ones(len(boxes), bool)
     kept_boxes, kept = [], []
-    for i in scores.argsort()[::-1]:
+    # Best first; equal scores (int8 outputs take few values) in index order. A plain argsort's
+    # ties fall where the CPU's sort puts them (numpy sorts with AVX-512 where there is one), and
+    # which of two equal boxes is kept changed an event between CPUs.
+    for i in np.argsort(-scores, kind="stable"):
         if not alive[i]:
             continue
         group = alive & (classes == classes[i]) & (iou_matrix(boxes[i : i + 1], boxes)[0] > iou)
