@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Mapping
+from datetime import tzinfo
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -19,6 +22,8 @@ from edge_agent.contract import redact
 
 DEFAULT_CONFIG_PATH = Path("/etc/edge-station/station.toml")
 ENV_PREFIX = "EDGE_STATION_"
+UTC_ZONE = ZoneInfo("UTC")
+ZONEINFO_DIR = "zoneinfo/"
 Id = Annotated[str, Field(pattern=r"^[a-z0-9_-]{1,64}$")]
 
 
@@ -110,6 +115,11 @@ class StationSettings(BaseSettings):
     station_id: Id = Field("ward", description="this station's id, in exports and alerts")
     state_dir: Path = Field(Path("/var/lib/edge-station"), description="database, pictures, key")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    time_zone: str | None = Field(
+        None,
+        description="the ward's time zone for pages, forms and the CLI, an IANA name such as "
+        "Asia/Ho_Chi_Minh (default: the server's own zone)",
+    )
     brokers: list[BrokerConfig] = Field(default_factory=lambda: [BrokerConfig()])
     database: DatabaseConfig = Field(default_factory=DatabaseConfig)
     ingest: IngestConfig = Field(default_factory=IngestConfig)
@@ -129,6 +139,18 @@ class StationSettings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # The TOML file comes in through init_settings (see load()): the environment wins over it.
         return (env_settings, init_settings)
+
+    @field_validator("time_zone")
+    @classmethod
+    def _zone(cls, v: str | None) -> str | None:
+        return None if v is None else zone_named(v).key
+
+    @property
+    def zone(self) -> tuple[tzinfo, str]:
+        """The station's zone and where it comes from (the config, or the server)."""
+        if self.time_zone is not None:
+            return zone_named(self.time_zone), "time_zone in the config"
+        return system_zone()
 
     @field_validator("brokers")
     @classmethod
@@ -152,6 +174,47 @@ class StationSettings(BaseSettings):
 
     def client_id(self, broker: BrokerConfig) -> str:
         return broker.client_id or f"edge-station-{self.station_id}-{broker.name}"
+
+
+def zone_named(name: str) -> ZoneInfo:
+    """The IANA zone `name`, or a ValueError saying what a zone name looks like."""
+    text = name.strip()
+    if not text or text.startswith(("/", ".")) or ".." in text or len(text) > 64:
+        raise ValueError(f"{name!r} is not a time zone name (an IANA name such as Asia/Ho_Chi_Minh)")
+    try:
+        return ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise ValueError(
+            f"unknown time zone {name!r}: use an IANA name such as Asia/Ho_Chi_Minh or "
+            "Europe/Berlin (`timedatectl list-timezones` lists them)"
+        ) from None
+
+
+def system_zone(environ: Mapping[str, str] | None = None, etc: Path = Path("/etc")) -> tuple[ZoneInfo, str]:
+    """The server's own zone and where it was read: $TZ, /etc/localtime's link into zoneinfo/,
+    /etc/timezone (Debian), else UTC."""
+    env = os.environ if environ is None else environ
+    tz = env.get("TZ", "").removeprefix(":")
+    if tz:
+        try:
+            return zone_named(tz), "$TZ"
+        except ValueError:
+            pass
+    try:
+        target = os.readlink(etc / "localtime")
+        if ZONEINFO_DIR in target:
+            return zone_named(target.split(ZONEINFO_DIR, 1)[1]), f"{etc / 'localtime'}"
+    except (OSError, ValueError):
+        pass
+    try:
+        return zone_named((etc / "timezone").read_text().strip()), f"{etc / 'timezone'}"
+    except (OSError, ValueError):
+        pass
+    return UTC_ZONE, "no zone set on this server"
+
+
+def zone_label(zone: tzinfo) -> str:
+    return getattr(zone, "key", None) or str(zone)
 
 
 class ConfigError(Exception):

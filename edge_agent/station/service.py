@@ -79,6 +79,8 @@ def run(settings: StationSettings, engine: Engine | None = None) -> int:
     archive = Archive(engine)
     ingest = Ingest(settings, archive, store)
     house = Housekeeping(settings, archive, ingest, Retention(engine, store))
+    zone, source = settings.zone
+    log.info("times on the pages and in forms: %s (from %s)", getattr(zone, "key", zone), source)
     ingest.start()
     house.start()
     app = create_web_app(
@@ -89,6 +91,7 @@ def run(settings: StationSettings, engine: Engine | None = None) -> int:
         key_path=settings.key_path,
         exports_dir=settings.state_dir / "exports",
         stale_after_s=settings.fleet.stale_after_s,
+        zone=zone,
     )
     server = _Server(
         uvicorn.Config(

@@ -282,3 +282,28 @@ def test_the_fleet_page_works_on_a_390_px_phone(browser: Any, station: Station) 
         page.wait_for_load_state()
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
     page.context.close()
+
+
+def test_times_are_the_wards_even_when_the_browser_is_elsewhere(browser: Any, station: Station) -> None:
+    """The browser in New York, the station in Ho Chi Minh City: a search typed in ward time finds
+    the ward's events, and every page shows the ward's time with its offset (+07), the exact UTC
+    instant kept in <time datetime>."""
+    page = new_page(browser, station, "police", timezone_id="America/New_York", locale="en-US")
+    with screenshot_on_failure(page, station, "local-time"):
+        assert page.evaluate("new Date(Date.UTC(2026, 10, 22, 21, 1)).getHours()") == 16  # New York
+        page.goto("/events?device=pole1&from=2026-11-23T04:00&to=2026-11-23T04:05:30")
+        items = page.locator("ul.grid li.event")
+        assert items.count() == 5  # the events of 21:01..21:05 UTC = 04:01..04:05 in the ward
+        for i, text in enumerate(reversed(items.all_inner_texts()), start=1):
+            assert f"04:0{i}:00 · +07" in text, text
+        utc = page.eval_on_selector_all("li.event time", "els => els.map(e => e.getAttribute('datetime'))")
+        assert sorted(utc) == [f"2026-11-22T21:0{i}:00Z" for i in range(1, 6)]
+        items.first.locator("a").click()
+        page.wait_for_load_state()
+        assert "04:05:00 · +07" in page.locator("main p").first.inner_text()
+        sync_api.expect(page.locator("#zone")).to_contain_text("Asia/Ho_Chi_Minh")
+        page.goto("/events?device=pole3&label=car")
+        sync_api.expect(page.locator("li.event .unsynced").first).to_contain_text("giờ của cột chưa đồng bộ")
+        page.goto("/cases")
+        assert "· +07" in page.locator("main table").inner_text()
+    page.context.close()

@@ -185,7 +185,10 @@ def test_the_wall_shows_only_public_poles_latest_snapshot(ward: Ward) -> None:
     live = resident.get("/wall/live")
     assert live.headers["content-type"].startswith("text/event-stream")
     data = json.loads(re.search(r"event: wall\ndata: (.*)\n", live.text).group(1))  # type: ignore[union-attr]
-    assert data == [{"device": "pole1", "camera": "cam0", "v": sha[:16]}]
+    assert [{k: t[k] for k in ("device", "camera", "v")} for t in data] == [
+        {"device": "pole1", "camera": "cam0", "v": sha[:16]}
+    ]
+    assert data[0]["at"].endswith("Z") and data[0]["at_text"].endswith("· +07")  # the ward's clock
 
 
 def test_the_fleet_streams_its_list_as_server_sent_events(ward: Ward) -> None:

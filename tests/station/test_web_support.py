@@ -8,6 +8,7 @@ import warnings
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from argon2 import PasswordHasher
 from sqlalchemy import Engine
@@ -131,7 +132,10 @@ def login(client: TestClient, name: str, password: str) -> object:
     return client.post("/login", data={"csrf": token, "name": name, "password": password})
 
 
-def make_ward(tmp: Path, db_url: str | None = None, web: WebConfig | None = None) -> Ward:
+def make_ward(
+    tmp: Path, db_url: str | None = None, web: WebConfig | None = None, zone: str = "Asia/Ho_Chi_Minh"
+) -> Ward:
+    """A seeded ward whose pages show times in `zone` (Ho Chi Minh City: UTC+7, no daylight saving)."""
     from edge_agent.station.store.engine import connect
 
     engine = connect(db_url or f"sqlite:///{tmp / 'station.db'}")
@@ -148,5 +152,6 @@ def make_ward(tmp: Path, db_url: str | None = None, web: WebConfig | None = None
         station_id="ward-test",
         key_path=tmp / "station-ed25519.pem",
         exports_dir=tmp / "exports",
+        zone=ZoneInfo(zone),
     )
     return Ward(engine, store, app, tmp)

@@ -8,6 +8,7 @@ on 127.0.0.1 by default. Errors are JSON: {"error": "..."} with 400/404.
 from __future__ import annotations
 
 import re
+from datetime import tzinfo
 from typing import Any
 
 from sqlalchemy import Engine, select
@@ -50,7 +51,7 @@ def _list(request: Request, name: str) -> list[str]:
     return out
 
 
-def query_from(params: Request) -> Query:
+def query_from(params: Request, zone: tzinfo | None = None) -> Query:
     p = params.query_params
     allowed = {
         "device",
@@ -82,8 +83,8 @@ def query_from(params: Request) -> Query:
         labels=_list(params, "label"),
         zones=_list(params, "zone"),
         lines=_list(params, "line"),
-        from_us=parse_time(p["from"], "from") if "from" in p else None,
-        to_us=parse_time(p["to"], "to") if "to" in p else None,
+        from_us=parse_time(p["from"], "from", zone) if "from" in p else None,
+        to_us=parse_time(p["to"], "to", zone) if "to" in p else None,
         min_score=min_score,
         stationary=None if stationary is None else stationary == "true",
         limit=limit,
@@ -91,10 +92,14 @@ def query_from(params: Request) -> Query:
     ).check()
 
 
-def create_app(engine: Engine, store: PictureStore, stale_after_s: float = 180.0) -> Starlette:
+def create_app(
+    engine: Engine, store: PictureStore, stale_after_s: float = 180.0, zone: tzinfo | None = None
+) -> Starlette:
+    """The JSON API; `zone` is the station's, for a `from`/`to` given without an offset."""
+
     def events_search(request: Request) -> Response:
         try:
-            q = query_from(request)
+            q = query_from(request, zone)
         except QueryError as exc:
             return _error(str(exc))
         with engine.begin() as conn:

@@ -44,10 +44,13 @@ def migrate(engine: Engine) -> int:
     return 0
 
 
-def search(engine: Engine, args: argparse.Namespace, actor: str) -> int:
+def search(engine: Engine, settings: StationSettings, args: argparse.Namespace, actor: str) -> int:
+    """Times typed without an offset are the ward's (`time_zone`); shown with their offset."""
+    from edge_agent.station.query.localtime import iso_local
     from edge_agent.station.query.search import Query, QueryError, parse_time
     from edge_agent.station.query.search import search as run_search
 
+    zone = settings.zone[0]
     try:
         q = Query(
             devices=args.pole,
@@ -55,8 +58,8 @@ def search(engine: Engine, args: argparse.Namespace, actor: str) -> int:
             labels=args.label,
             zones=args.zone,
             lines=args.line,
-            from_us=parse_time(args.from_, "--from") if args.from_ else None,
-            to_us=parse_time(args.to, "--to") if args.to else None,
+            from_us=parse_time(args.from_, "--from", zone) if args.from_ else None,
+            to_us=parse_time(args.to, "--to", zone) if args.to else None,
             min_score=args.min_score,
             stationary=args.stationary,
             limit=args.limit,
@@ -75,7 +78,8 @@ def search(engine: Engine, args: argparse.Namespace, actor: str) -> int:
         thumb = "" if e["thumbnail_status"] == "ok" else f"  thumbnail {e['thumbnail_status'].upper()}"
         where = ",".join(e["zones"]) or "-"
         print(
-            f"{e['start']}  {e['device']}/{e['camera']}  {e['label']:<10} {e['score']:.2f}  zones {where}"
+            f"{iso_local(e['start'], zone)}  {e['device']}/{e['camera']}  {e['label']:<10}"
+            f" {e['score']:.2f}  zones {where}"
             f"  {e['device']}/{e['event_id']}{thumb}{clock}"
         )
     print(
@@ -159,6 +163,7 @@ def export(engine: Engine, settings: StationSettings, args: argparse.Namespace, 
             args.case,
             args.out,
             actor,
+            settings.zone[0],
         )
     except (CaseError, ExportError) as exc:
         raise UserError(str(exc), EXIT_CASE) from None

@@ -140,7 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "run": lambda a: commands.run(s := _settings(a), _engine(s)),
         "check-config": commands.check_config,
         "migrate": lambda a: commands.migrate(_engine(_settings(a))),
-        "search": lambda a: commands.search(_engine(_settings(a)), a, a.user or _user()),
+        "search": lambda a: commands.search(_engine(s := _settings(a)), s, a, a.user or _user()),
         "show": lambda a: commands.show(_engine(_settings(a)), a.event, a.user or _user()),
         "fleet": lambda a: commands.fleet(_engine(s := _settings(a)), s, a.json),
         "case": lambda a: commands.case(_engine(_settings(a)), a, a.user or _user()),

@@ -81,6 +81,8 @@ class CaseInfo:
     opened_at: str
     station_id: str
     exported_by: str
+    time_zone: str = "UTC"  # the station's; every instant above is UTC
+    opened_at_local: str = ""  # opened_at on the ward's clock, with its offset
 
 
 class OutputFolderError(ValueError):

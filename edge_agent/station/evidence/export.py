@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from edge_agent.station.evidence import auditlog
 from edge_agent.station.evidence.bag import CaseInfo, EvidenceFile, write_bag
 from edge_agent.station.evidence.cases import case_info
 from edge_agent.station.evidence.signing import load_or_create_key
+from edge_agent.station.query.localtime import iso_local
 from edge_agent.station.query.search import event_detail, to_iso
 from edge_agent.station.store.pictures import PictureStore
 from edge_agent.station.store.schema import event_messages, events, picture_uses
@@ -77,8 +79,17 @@ def _event_files(
 
 
 def export_case(
-    engine: Engine, pictures: PictureStore, key_path: Path, station_id: str, name: str, out: Path, actor: str
+    engine: Engine,
+    pictures: PictureStore,
+    key_path: Path,
+    station_id: str,
+    name: str,
+    out: Path,
+    actor: str,
+    zone: tzinfo = UTC,
 ) -> Path:
+    """The case's signed bag in `out`. Its instants are UTC; case.json also names the station's
+    time zone and gives the case's own times on the ward's clock, with their offset."""
     with engine.connect() as conn:
         info = case_info(conn, name)
         files: list[EvidenceFile] = []
@@ -89,6 +100,9 @@ def export_case(
             **info,
             "station_id": station_id,
             "exported_by": actor,
+            "time_zone": getattr(zone, "key", None) or str(zone),
+            "opened_at_local": iso_local(info["opened_at"], zone),
+            "exported_at_local": iso_local(datetime.now(UTC), zone),
             "audit_anchor": auditlog.anchor(conn),  # `station audit --verify --anchor ID:HASH`
         }
         files.append(EvidenceFile("case.json", json.dumps(summary, indent=2, sort_keys=True).encode()))
@@ -99,6 +113,8 @@ def export_case(
         opened_at=info["opened_at"],
         station_id=station_id,
         exported_by=actor,
+        time_zone=summary["time_zone"],
+        opened_at_local=summary["opened_at_local"],
     )
     bag = write_bag(out, case, files, load_or_create_key(key_path))
     auditlog.record(engine, actor, "export", {"case": name, "events": info["events"], "out": str(bag)})

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from sqlalchemy import Connection, and_, or_, select, tuple_
 
 from edge_agent.contract import iso_ms
+from edge_agent.station.query import localtime
 from edge_agent.station.store.schema import events
 
 MAX_LIMIT = 500
@@ -25,15 +26,12 @@ class QueryError(ValueError):
     """A search parameter that cannot be used; the message names it and what is allowed."""
 
 
-def parse_time(text: str, name: str) -> int:
-    """ISO 8601 → µs since the epoch; a time without a zone is the station's local time."""
+def parse_time(text: str, name: str, zone: tzinfo | None = None) -> int:
+    """ISO 8601 → µs since the epoch; a time without an offset is on the station's clock."""
     try:
-        t = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise QueryError(f"{name}: {text!r} is not an ISO 8601 time (e.g. 2026-11-22T21:00 or …Z)") from None
-    if t.tzinfo is None:
-        t = t.astimezone()
-    return int(t.timestamp() * 1_000_000)
+        return localtime.parse_time(text, name, zone)
+    except localtime.TimeError as exc:
+        raise QueryError(str(exc)) from None
 
 
 def to_iso(us: int | None) -> str | None:

@@ -7,6 +7,7 @@ taken from the login. `service.run` serves this app instead of the bare API.
 
 from __future__ import annotations
 
+from datetime import UTC, tzinfo
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -58,9 +59,10 @@ def create_web_app(
     key_path: Path,
     exports_dir: Path,
     stale_after_s: float = 180.0,
+    zone: tzinfo = UTC,
 ) -> Guard:
-    ctx = Ctx(engine, store, web, station_id, key_path, exports_dir, stale_after_s)
-    api = create_api(engine, store, stale_after_s)
+    ctx = Ctx(engine, store, web, station_id, key_path, exports_dir, stale_after_s, zone)
+    api = create_api(engine, store, stale_after_s, zone)
     routes: list[BaseRoute] = [
         *pages_access.routes(ctx),
         *pages_fleet.routes(ctx),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -52,13 +52,14 @@ def export_and_verify(
     exports_dir: Path,
     name: str,
     actor: str,
+    zone: tzinfo = UTC,
 ) -> tuple[Path, dict[str, Any]]:
     """Write the case's signed bag, verify it against the station's own key, zip it.
 
     Returns the zip and the verification's result (also stored, and shown on the case page)."""
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     folder = exports_dir / f"{safe_folder_name(name)}-{stamp}"
-    bag = export_case(engine, store, key_path, station_id, name, folder, actor)
+    bag = export_case(engine, store, key_path, station_id, name, folder, actor, zone)
     report = verify_bag(bag, public_key_pem(load_or_create_key(key_path)))
     result = {
         "ok": report.ok,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +30,11 @@ class Ctx:
     key_path: Path
     exports_dir: Path
     stale_after_s: float
+    zone: tzinfo = UTC
     envs: dict[str, Environment] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.envs = {lang: environment(lang) for lang in LANGUAGES}
+        self.envs = {lang: environment(lang, self.zone) for lang in LANGUAGES}
 
     def lang(self, request: Request) -> str:
         chosen = request.cookies.get(LANG_COOKIE)
@@ -52,6 +54,7 @@ class Ctx:
                 lang=lang,
                 path=request.url.path,
                 station_id=self.station_id,
+                zone_name=getattr(self.zone, "key", None) or str(self.zone),
                 **values,
             )
         )

@@ -60,14 +60,6 @@ class PoleView:
         return None
 
     @property
-    def since_text(self) -> str:
-        return short(self.since)
-
-    @property
-    def last_event_text(self) -> str:
-        return short(self.last_event)
-
-    @property
     def stats_age_text(self) -> str:
         return "—" if self.stats_age_s is None else f"{self.stats_age_s:.0f} s"
 
@@ -75,11 +67,6 @@ class PoleView:
     def sort_key(self) -> tuple[int, int, str]:
         worst = min((t.rank for t in self.troubles), default=99)
         return (0 if self.troubles else 1, worst, self.device)
-
-
-def short(iso: str | None) -> str:
-    """2026-11-22T21:03:05.120Z → 2026-11-22 21:03 (UTC, to the minute)."""
-    return "—" if not iso else f"{iso[:10]} {iso[11:16]}"
 
 
 def _camera_alerts(conn: Connection, now_us: int) -> dict[tuple[str, str], dict[str, str]]:

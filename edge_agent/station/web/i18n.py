@@ -4,6 +4,7 @@ and one Jinja2 environment per language."""
 from __future__ import annotations
 
 import io
+from datetime import UTC, tzinfo
 from functools import cache
 from pathlib import Path
 
@@ -11,6 +12,8 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from edge_agent.station.web.timefmt import filters
 
 HERE = Path(__file__).resolve().parent
 LOCALES = HERE / "locale"
@@ -28,7 +31,8 @@ def translations(lang: str) -> Translations:
     return Translations(fp=buf)
 
 
-def environment(lang: str) -> Environment:
+def environment(lang: str, zone: tzinfo = UTC) -> Environment:
+    """The pages of `lang`, showing times in `zone` (web/timefmt.py)."""
     env = Environment(
         loader=FileSystemLoader(HERE / "templates"),
         autoescape=select_autoescape(["html"]),
@@ -37,6 +41,7 @@ def environment(lang: str) -> Environment:
         lstrip_blocks=True,
     )
     env.install_gettext_translations(translations(lang), newstyle=True)  # type: ignore[attr-defined]
+    env.filters.update(filters(zone, lang))
     return env
 
 

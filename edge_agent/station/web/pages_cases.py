@@ -99,6 +99,7 @@ def routes(ctx: Ctx) -> list[Route]:
                 ctx.exports_dir,
                 name,
                 actor(request),
+                ctx.zone,
             )
         except (CaseError, ExportError) as exc:
             return ctx.render(request, "error.html", 400, message=str(exc))

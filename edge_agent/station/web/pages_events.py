@@ -56,7 +56,7 @@ def routes(ctx: Ctx) -> list[Route]:
             poles = list(conn.execute(select(devices.c.device).order_by(devices.c.device)).scalars())
             if "all" in request.query_params or any(k != "limit" for k in params):
                 try:
-                    q = query_from(cast(Request, SimpleNamespace(query_params=params)))
+                    q = query_from(cast(Request, SimpleNamespace(query_params=params)), ctx.zone)
                     result = search(conn, q)
                     auditlog.append(conn, actor(request), "search", q.describe())
                 except QueryError as exc:

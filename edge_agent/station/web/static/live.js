@@ -2,6 +2,10 @@
 // server-sent events of that path. Plain JavaScript, no library, nothing from the internet.
 "use strict";
 (function () {
+  var root = document.documentElement;
+  var lang = root.lang || "vi";
+  var clock = { hour12: false };
+  if (root.dataset.zone) { clock.timeZone = root.dataset.zone; clock.timeZoneName = "short"; }
   function follow(el) {
     var source = new EventSource(el.dataset.live);
     var state = document.getElementById("live-state");
@@ -12,12 +16,15 @@
           if (img && !img.src.endsWith("v=" + t.v)) {
             img.src = "/wall/" + t.device + "/" + t.camera + ".jpg?v=" + t.v;
           }
+          var when = el.querySelector('time[data-tile-time="' + t.device + "/" + t.camera + '"]');
+          if (when && t.at) { when.dateTime = t.at; when.textContent = t.at_text; }
         });
       } else {
         el.innerHTML = msg.data;
       }
       el.dataset.updated = String(Date.now());
-      if (state) { state.textContent = "● " + new Date().toLocaleTimeString(); }
+      // The station's clock, not the browser's: the zone comes from <html data-zone>.
+      if (state) { state.textContent = "● " + new Date().toLocaleTimeString(lang, clock); }
     });
     source.onerror = function () { if (state) { state.textContent = "○"; } };
   }
