@@ -30,20 +30,20 @@ from edge_agent.sources.base import Frame, Source, SourceError, SourceStats
 from edge_agent.sources.live import LiveSource
 from tests.broker import USERS, Broker, Subscriber
 from tests.conftest import shared
+from tests.paced_camera import PacedCamera
 
 PASSWORD = "Cam-s3cret-9876"
 URL = f"rtsp://admin:{PASSWORD}@10.0.0.9:554/stream1"
 
 
-class ScriptedCamera:
-    """A grabber serving real frames of a video at ~25 fps, scripted by the test: `down` (cannot
-    be opened, like an unplugged camera), `stalled` (the stream stays open but sends nothing)."""
+class ScriptedCamera(PacedCamera):
+    """Real frames of a video at ~25 fps, scripted by the test: `down` (cannot be opened, like
+    an unplugged camera), `stalled` (the stream stays open but sends nothing)."""
 
     def __init__(self, video: Path) -> None:
-        self._frames = open_file(video, 120).frames()
+        super().__init__(video)
         self.down = threading.Event()
         self.stalled = threading.Event()
-        self.served = 0
 
     def open(self) -> None:
         if self.down.is_set():
@@ -54,13 +54,7 @@ class ScriptedCamera:
             time.sleep(0.05)
         if self.down.is_set():
             return None
-        frame = next(self._frames)
-        self.served += 1
-        time.sleep(0.04)
-        return frame.image, frame.gray
-
-    def close(self) -> None:
-        pass
+        return super().grab()
 
 
 def live(camera: ScriptedCamera, read_timeout_s: float = 1.0) -> LiveSource:

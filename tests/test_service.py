@@ -13,6 +13,7 @@ from edge_agent.agent.notify import Notifier
 from edge_agent.agent.service import Service
 from tests.broker import USERS, Broker, Subscriber
 from tests.conftest import shared
+from tests.paced_camera import paced_source
 
 
 def write_config(path: Path, b: Broker, video: Path, state: Path, extra: str = "") -> Path:
@@ -28,7 +29,8 @@ def test_service_answers_commands_and_publishes_stats(broker: Broker, tmp_path: 
     video = shared("pets09_s2l1_vtest/vtest.avi")
     cfg_path = write_config(tmp_path / "config.toml", broker, video, tmp_path / "state")
     sub = Subscriber(broker, ["edge/pole1/#"])
-    service = Service(config.load(cfg_path), cfg_path)
+    # the video at a camera's pace, looping: a file would end when a fast CPU got through it
+    service = Service(config.load(cfg_path), cfg_path, source=paced_source(video))
     thread = threading.Thread(target=service.run, daemon=True)
     thread.start()
     try:
