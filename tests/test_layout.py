@@ -53,12 +53,15 @@ PLANTED = [
     ("station/__init__.py", "from edge_agent.detection import nanodet", "The ward station imports only"),
     ("station/__init__.py", "import cv2", "The ward station imports only"),
     ("motion/exposure.py", "from edge_agent.motion import background", "No import cycles anywhere"),
-    ("station/config.py", "from edge_agent.station.web import app", "The station's stages"),
+    ("station/config/__init__.py", "from edge_agent.station.web import app", "The station's stages"),
     ("station/store/ops.py", "from edge_agent.station.query import search", "The station's stages"),
     ("station/ingest/inbox.py", "from edge_agent.station.web import i18n", "The station's stages"),
     ("station/query/search.py", "from edge_agent.station.evidence import cases", "The station's stages"),
     ("station/api/app.py", "from edge_agent.station.auth import roles", "The station's stages"),
     ("station/web/charts.py", "from edge_agent.station.ingest import inbox", "Only the station's wiring"),
+    ("station/notify/watch.py", "from edge_agent.station.ingest import archive", "Only the station's wiring"),
+    ("station/notify/sender.py", "import paho.mqtt.client", "The station's lower rooms know no"),
+    ("station/notify/fanout.py", "from edge_agent.station.web import i18n", "The station's stages"),
     ("station/evidence/cases.py", "import starlette", "The station's lower rooms know no"),
     ("station/store/schema.py", "import paho.mqtt.client", "The station's lower rooms know no"),
 ]
@@ -97,8 +100,8 @@ def test_listing_the_package_shows_the_data_path() -> None:
         assert name in packages, f"edge_agent/{name}/ is missing: {packages}"
 
 
-STATION_WIRING = {"__init__.py", "cli", "service.py", "config.py", "errors.py"}
-STATION_ROOMS = ("store", "ingest", "query", "evidence", "fleet", "api", "auth", "web")
+STATION_WIRING = {"__init__.py", "cli", "service.py", "config", "errors.py"}
+STATION_ROOMS = ("store", "ingest", "query", "evidence", "fleet", "notify", "api", "auth", "web")
 
 
 def test_listing_the_station_shows_its_stages() -> None:

@@ -3,7 +3,7 @@
 A message passes through the sub-packages in this order (each imports only those below it;
 `lint-imports` keeps it so):
 
-    broker ─▶ ingest ─▶ store ◀─ query ◀─ evidence ◀─ fleet ◀─ api / auth ◀─ web
+    broker ─▶ ingest ─▶ store ◀─ query ◀─ evidence ◀─ fleet ◀─ api / auth / notify ◀─ web
                                                          wired by service (`station run`) and cli
 
 - `store/`: the database (schema, migrations, engine, statements) and the picture files.
@@ -11,12 +11,14 @@ A message passes through the sub-packages in this order (each imports only those
 - `query/`: search and the event detail over the store.
 - `evidence/`: cases, BagIt export and verify, the hash-chained audit log.
 - `fleet/`: each pole's state, the offline alert, maintenance, adding a pole.
+- `notify/`: alerts to people (alarms, a pole gone dark, camera health) on Apprise channels,
+  through a durable outbox; it reads what ingest stored, never the broker.
 - `api/`: the JSON API; `auth/`: accounts, sessions, roles; `web/`: the pages.
-- `cli/`, `service.py`, `config.py`, `errors.py`: the wiring on top.
+- `cli/`, `service.py`, `config/`, `errors.py`: the wiring on top (`config/notify.py` holds the
+  `[notify]` section).
 
-Rooms kept for what comes next: `notify/` (alerts to people, beside ingest: it reads what ingest
-stored), `footage/` (clips pulled from poles and checked against their chains), `city/` (a city's
-subscriptions to every ward, over the same store).
+Rooms kept for what comes next: `footage/` (clips pulled from poles and checked against their
+chains), `city/` (a city's subscriptions to every ward, over the same store).
 
 It imports only `edge_agent.contract` from the pole side, never a stage, OpenCV or onnxruntime.
 """

@@ -15,6 +15,7 @@ from edge_agent.station.fleet.maintenance import muting
 from edge_agent.station.fleet.offline import OfflineAlerts
 from edge_agent.station.ingest.archive import Archive
 from edge_agent.station.ingest.subscriber import Ingest
+from edge_agent.station.notify.stage import Notify
 from edge_agent.station.store.engine import connect
 from edge_agent.station.store.ops import now_us
 from edge_agent.station.store.pictures import PictureStore
@@ -81,8 +82,21 @@ def run(settings: StationSettings, engine: Engine | None = None) -> int:
     house = Housekeeping(settings, archive, ingest, Retention(engine, store))
     zone, source = settings.zone
     log.info("times on the pages and in forms: %s (from %s)", getattr(zone, "key", zone), source)
+    notify = Notify(engine, settings, store, zone) if settings.notify.subscriptions else None
+    if notify is not None:
+        ingest.on_stored = notify.wake.set  # an alarm is read the moment it is stored
+        log.info(
+            "alerts: %d channels, %d subscriptions%s",
+            len(settings.notify.channels),
+            len(settings.notify.subscriptions),
+            "" if settings.notify.enabled else " (sending is off: notify.enabled = false)",
+        )
+    else:
+        log.info("alerts: no [[notify.subscriptions]] in the config, nobody is told")
     ingest.start()
     house.start()
+    if notify is not None:
+        notify.start()
     app = create_web_app(
         engine,
         store,
@@ -92,6 +106,7 @@ def run(settings: StationSettings, engine: Engine | None = None) -> int:
         exports_dir=settings.state_dir / "exports",
         stale_after_s=settings.fleet.stale_after_s,
         zone=zone,
+        ack_key_path=settings.ack_key_path,
     )
     server = _Server(
         uvicorn.Config(
@@ -109,6 +124,8 @@ def run(settings: StationSettings, engine: Engine | None = None) -> int:
         server.run()
     finally:
         house.stopped.set()
+        if notify is not None:
+            notify.stop()
         ingest.stop()
         engine.dispose()
     return 0

@@ -6,6 +6,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
+import edge_agent.station.store.notify_tables  # the alerts' tables, migration 0003
 import edge_agent.station.store.web_tables  # noqa: F401  (the web pages' tables, migration 0002)
 from edge_agent.station.store.engine import connect
 from edge_agent.station.store.schema import metadata

@@ -23,6 +23,8 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("POST", "/logout"): ANY,
     ("POST", "/language"): ANY,
     ("GET", "/static/{path:path}"): ANY,
+    ("GET", "/notify/ack/{token}"): ANY,  # the signed token is the permission (test_notify_delivery)
+    ("POST", "/notify/ack/{token}"): ANY,
     ("GET", "/wall"): {A, P, V, R},
     ("GET", "/wall/live"): {A, P, V, R},
     ("GET", "/wall/{device}/{camera}.jpg"): {A, P, V, R},
@@ -64,6 +66,7 @@ def example(ward: Ward, method: str, route: str) -> tuple[str, dict[str, object]
     sha = ward.store_snapshot
     paths = {
         "/static/{path:path}": "/static/style.css",
+        "/notify/ack/{token}": "/notify/ack/1.1796105600.not-signed",
         "/wall/{device}/{camera}.jpg": "/wall/pole1/cam0.jpg",
         "/poles/{device}": "/poles/pole1",
         "/poles/{device}/{camera}/snapshot.jpg": "/poles/pole1/cam0/snapshot.jpg",

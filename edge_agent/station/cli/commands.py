@@ -34,6 +34,8 @@ def check_config(args: argparse.Namespace) -> int:
     for b in data["brokers"]:
         if b.get("password"):
             b["password"] = "********"
+    for shown, channel in zip(data["notify"]["channels"], settings.notify.channels, strict=True):
+        shown["url"] = channel.masked()  # Apprise's privacy form: the token never printed
     print(f"# {args.file}: valid")
     dump(data)
     return 0

@@ -100,6 +100,16 @@ def _parser() -> argparse.ArgumentParser:
     u.add_argument("--role", required=True, choices=["admin", "police", "volunteer", "resident"])
     u.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
 
+    nt = cmd("notify", "alerts: send a test, list subscriptions and the outbox, snooze a pole")
+    nt.add_argument("action", choices=["test", "list", "snooze", "unsnooze"])
+    nt.add_argument("pole", nargs="?", help="the pole to snooze or unsnooze")
+    nt.add_argument("--channel", help="test only this channel")
+    nt.add_argument("--camera", help="snooze only this camera of the pole")
+    nt.add_argument("--for", dest="for_", metavar="DURATION", help="how long: 30m, 2h, 3d")
+    nt.add_argument("--note", default="", help="why (kept in the audit log)")
+    nt.add_argument("--limit", type=int, default=30, help="outbox rows listed")
+    nt.add_argument("--user", default=None)
+
     ap = sub.add_parser("add-pole", help="create a pole's broker password; print its boot-partition lines")
     ap.add_argument("name")
     ap.add_argument("--passwd-file", type=Path, default=Path("/etc/mosquitto/edge-passwd"))
@@ -111,6 +121,18 @@ def _adduser(args: argparse.Namespace) -> int:
     from edge_agent.station.auth.adduser import run_adduser
 
     return run_adduser(_settings(args).database_url, args.name, args.role, args.password_stdin, _user())
+
+
+def _notify(args: argparse.Namespace, actor: str) -> int:
+    from edge_agent.station.cli import notify_commands as n
+
+    settings = _settings(args)
+    if args.action == "test":
+        return n.test(settings, args.channel, actor)
+    args.zone = settings.zone[0]
+    if args.action == "list":
+        return n.listing(_engine(settings), settings, args.limit)
+    return n.snooze(_engine(settings), args, actor)
 
 
 def _settings(args: argparse.Namespace) -> config.StationSettings:
@@ -149,6 +171,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "audit": lambda a: commands.audit(_engine(_settings(a)), a),
         "retention": lambda a: commands.retention(_engine(s := _settings(a)), s, a.json),
         "add-pole": commands.add_pole,
+        "notify": lambda a: _notify(a, a.user or _user()),
         "adduser": lambda a: _adduser(a),
     }
     try:

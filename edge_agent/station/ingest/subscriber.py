@@ -12,6 +12,7 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -117,6 +118,7 @@ class Ingest:
         self.inbox: queue.Queue[Incoming] = queue.Queue()
         self.clients = [BrokerClient(settings, b, self.inbox) for b in settings.brokers]
         self.totals = BatchResult()
+        self.on_stored: Callable[[], None] | None = None  # told after each commit (the alerts wake)
         self._stop = threading.Event()
         self._writer = threading.Thread(target=self._run, name="station-writer", daemon=True)
 
@@ -173,6 +175,8 @@ class Ingest:
         result = self.archive.store(received)
         self._ack(batch)
         self._count(result)
+        if self.on_stored is not None:
+            self.on_stored()
 
     def _store_singly(self, batch: list[Incoming]) -> None:
         for item in batch:

@@ -29,6 +29,7 @@ from edge_agent.station.web import (
     pages_cases,
     pages_events,
     pages_fleet,
+    pages_notify,
     pages_wall,
 )
 from edge_agent.station.web.context import Ctx
@@ -60,8 +61,9 @@ def create_web_app(
     exports_dir: Path,
     stale_after_s: float = 180.0,
     zone: tzinfo = UTC,
+    ack_key_path: Path | None = None,
 ) -> Guard:
-    ctx = Ctx(engine, store, web, station_id, key_path, exports_dir, stale_after_s, zone)
+    ctx = Ctx(engine, store, web, station_id, key_path, exports_dir, stale_after_s, zone, ack_key_path)
     api = create_api(engine, store, stale_after_s, zone)
     routes: list[BaseRoute] = [
         *pages_access.routes(ctx),
@@ -70,6 +72,7 @@ def create_web_app(
         *pages_cases.routes(ctx),
         *pages_wall.routes(ctx),
         *pages_audit.routes(ctx),
+        *pages_notify.routes(ctx),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
         *api.router.routes,
     ]

@@ -31,6 +31,7 @@ class Ctx:
     exports_dir: Path
     stale_after_s: float
     zone: tzinfo = UTC
+    ack_key_path: Path | None = None  # signs the alarm messages' acknowledge links
     envs: dict[str, Environment] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -19,6 +19,8 @@ RULES: list[Rule] = [
     rule("/logout", methods=("POST",)),
     rule("/language", methods=("POST",)),
     rule("/static/{path:path}"),
+    # an alarm message's acknowledge link: the signed token is the permission
+    rule("/notify/ack/{token}", methods=("GET", "POST")),
     # the wall: every role
     rule("/wall", A, P, V, R),
     rule("/wall/live", A, P, V, R),

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from edge_agent.contract import redact
+from edge_agent.station.config.notify import NotifyConfig
 
 DEFAULT_CONFIG_PATH = Path("/etc/edge-station/station.toml")
 ENV_PREFIX = "EDGE_STATION_"
@@ -127,6 +128,7 @@ class StationSettings(BaseSettings):
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
     http: HttpConfig = Field(default_factory=HttpConfig)
     web: WebConfig = Field(default_factory=WebConfig)
+    notify: NotifyConfig = Field(default_factory=NotifyConfig)
 
     @classmethod
     def settings_customise_sources(
@@ -171,6 +173,11 @@ class StationSettings(BaseSettings):
     @property
     def key_path(self) -> Path:
         return self.state_dir / "station-ed25519.pem"
+
+    @property
+    def ack_key_path(self) -> Path:
+        """The secret that signs the alarm messages' acknowledge links (made once, 0600)."""
+        return self.state_dir / "notify-ack.key"
 
     def client_id(self, broker: BrokerConfig) -> str:
         return broker.client_id or f"edge-station-{self.station_id}-{broker.name}"
@@ -241,7 +248,7 @@ def format_errors(err: ValidationError) -> list[str]:
         given = e.get("input")
         shown = (
             ""
-            if isinstance(given, dict | list) or given is None or "password" in key
+            if isinstance(given, dict | list) or given is None or "password" in key or "channels" in key
             else f" (got {redact(repr(given))})"
         )
         lines.append(f"{key}: {e['msg'].removeprefix('Value error, ')}{shown}")

@@ -1,0 +1,199 @@
+"""A notice → outbox rows, one per subscription and channel that wants it, each with its state.
+
+A row is `pending` (to be sent), or kept with the reason it is not: `skipped` (quiet hours, a
+snooze, the pole in maintenance) or `grouped` (a storm of the same kind on one pole within the
+subscription's `group_window_s`, or past its `max_per_hour`: counted in one `summary` row sent
+when the window ends — "12 more alarms at pole 17 in the last 5 min"). Every row is written
+with `key` unique, so fanning the same notice out twice adds nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, time, tzinfo
+from typing import Any
+
+from sqlalchemy import Connection, func, select
+
+from edge_agent.station.config import StationSettings
+from edge_agent.station.config.notify import SubscriptionConfig
+from edge_agent.station.notify.notice import Notice
+from edge_agent.station.notify.snooze import active_snooze
+from edge_agent.station.query.localtime import iso_local
+from edge_agent.station.store.notify_tables import notify_outbox
+from edge_agent.station.store.ops import insert_ignore
+from edge_agent.station.store.web_tables import maintenance
+
+LIVE = ("pending", "sending", "sent")
+MAINTENANCE_KINDS = {
+    "pole_offline",
+    "pole_reminder",
+    "pole_back",
+    "pole_flapping",
+    "camera_health",
+    "camera_recovered",
+    "seq_gap",
+}
+HOUR_US = 3_600_000_000
+
+
+def in_quiet_hours(quiet: tuple[time, time], now_us: int, zone: tzinfo) -> bool:
+    t = datetime.fromtimestamp(now_us / 1e6, UTC).astimezone(zone).time()
+    start, end = quiet
+    return start <= t < end if start <= end else (t >= start or t < end)
+
+
+class FanOut:
+    def __init__(self, settings: StationSettings, zone: tzinfo) -> None:
+        self.settings = settings
+        self.notify = settings.notify
+        self.zone = zone
+
+    def subscriptions_for(self, notice: Notice) -> list[SubscriptionConfig]:
+        out = []
+        for sub in self.notify.subscriptions:
+            poles = self.notify.poles_of(sub)
+            if notice.kind in sub.kinds and (poles is None or notice.device in poles):
+                out.append(sub)
+        return out
+
+    def add(
+        self,
+        conn: Connection,
+        notice: Notice,
+        now_us: int,
+        only: SubscriptionConfig | None = None,
+        suffix: str = "",
+    ) -> int:
+        """Write the notice's rows (to `only`, when given, with `suffix` on their keys: an
+        escalation); returns how many are to be sent now."""
+        subs = [only] if only is not None else self.subscriptions_for(notice)
+        pending = 0
+        for sub in subs:
+            reason = self._skip_reason(conn, sub, notice, now_us)
+            for channel in sub.channels:
+                state, why, group_key = (
+                    ("skipped", reason, None) if reason else self._limits(conn, sub, channel, notice, now_us)
+                )
+                row = {
+                    "key": f"{notice.source}|{sub.name}|{channel}"[: 255 - len(suffix)] + suffix,
+                    "source": notice.source[:200],
+                    "kind": notice.kind,
+                    "subscription": sub.name,
+                    "channel": channel,
+                    "device": notice.device,
+                    "camera": notice.camera,
+                    "facts": json.dumps(notice.facts, ensure_ascii=False, sort_keys=True),
+                    "picture_sha256": notice.picture_sha256,
+                    "event_id": notice.event_id,
+                    "state": state,
+                    "reason": why,
+                    "group_key": group_key,
+                    "attempts": 0,
+                    "created_us": now_us,
+                    "due_us": now_us,
+                }
+                if insert_ignore(conn, notify_outbox, row) and state == "pending":
+                    pending += 1
+        return pending
+
+    def _skip_reason(self, conn: Connection, sub: SubscriptionConfig, n: Notice, now_us: int) -> str:
+        if n.kind in MAINTENANCE_KINDS:
+            m = conn.execute(select(maintenance).where(maintenance.c.device == n.device)).first()
+            if m is not None:
+                return f"pole in maintenance (by {m.by} since {iso_local(int(m.since_us), self.zone)})"
+        snooze = active_snooze(conn, n.device, n.camera, now_us)
+        if snooze is not None:
+            what = f"{n.device}/{snooze.camera}" if snooze.camera else n.device
+            return f"{what} snoozed by {snooze.by} until {iso_local(int(snooze.until_us), self.zone)}"
+        quiet = sub.quiet_range()
+        if (
+            quiet is not None
+            and (n.kind != "alarm" or sub.quiet_alarms)
+            and in_quiet_hours(quiet, now_us, self.zone)
+        ):
+            return f"quiet hours {sub.quiet_hours} ({getattr(self.zone, 'key', self.zone)})"
+        return ""
+
+    def _limits(
+        self, conn: Connection, sub: SubscriptionConfig, channel: str, n: Notice, now_us: int
+    ) -> tuple[str, str, str | None]:
+        o = notify_outbox.c
+        if n.group and sub.group_window_s > 0:
+            window_us = int(sub.group_window_s * 1e6)
+            first = conn.execute(
+                select(o.id, o.created_us)
+                .where(
+                    o.subscription == sub.name,
+                    o.channel == channel,
+                    o.kind == n.kind,
+                    o.device == n.device,
+                    o.state.in_(LIVE),
+                    o.created_us >= now_us - window_us,
+                )
+                .order_by(o.id)
+                .limit(1)
+            ).first()
+            if first is not None:
+                key = f"group:{sub.name}:{channel}:{n.kind}:{n.device}:{first.id}"
+                self._summary(
+                    conn, key, sub, channel, n, int(first.created_us) + window_us, now_us, sub.group_window_s
+                )
+                return (
+                    "grouped",
+                    f"grouped with #{first.id} (same kind, same pole, {sub.group_window_s:.0f} s)",
+                    key,
+                )
+        sent_last_hour = conn.execute(
+            select(func.count())
+            .select_from(notify_outbox)
+            .where(
+                o.subscription == sub.name,
+                o.channel == channel,
+                o.state.in_(LIVE),
+                o.kind != "summary",
+                o.created_us >= now_us - HOUR_US,
+            )
+        ).scalar_one()
+        if sent_last_hour >= sub.max_per_hour:
+            bucket = now_us // HOUR_US
+            key = f"limit:{sub.name}:{channel}:{bucket}"
+            self._summary(conn, key, sub, channel, n, (bucket + 1) * HOUR_US, now_us, 3600.0, device="")
+            return "grouped", f"over {sub.max_per_hour} messages an hour: counted in the hour's summary", key
+        return "pending", "", None
+
+    def _summary(
+        self,
+        conn: Connection,
+        key: str,
+        sub: SubscriptionConfig,
+        channel: str,
+        n: Notice,
+        due_us: int,
+        now_us: int,
+        window_s: float,
+        device: str | None = None,
+    ) -> None:
+        facts: dict[str, Any] = {"what": n.kind, "window": f"{round(window_s / 60)} min"}
+        insert_ignore(
+            conn,
+            notify_outbox,
+            {
+                "key": key[:255],
+                "source": key[:200],
+                "kind": "summary",
+                "subscription": sub.name,
+                "channel": channel,
+                "device": n.device if device is None else device,
+                "camera": "",
+                "facts": json.dumps(facts, sort_keys=True),
+                "picture_sha256": None,
+                "event_id": None,
+                "state": "pending",
+                "reason": "",
+                "group_key": None,
+                "attempts": 0,
+                "created_us": now_us,
+                "due_us": due_us,
+            },
+        )

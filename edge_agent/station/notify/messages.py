@@ -1,0 +1,159 @@
+"""What a message says: a Vietnamese and an English template per kind, filled in ward time.
+
+A template is its title on the first line and its body below; `[notify.templates.<kind>]` in the
+config replaces one (checked at `check-config`: a field the kind does not have is an error).
+Times in the facts are UTC instants; they are shown on the ward's clock with the offset, as on
+the pages, so a time read off a phone matches the station's event page.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import string
+from datetime import tzinfo
+from typing import Any
+
+from edge_agent.station.query.localtime import shown
+
+TIME_FIELDS = ("time", "since", "last_heard")
+
+TEMPLATES: dict[str, dict[str, str]] = {
+    "alarm": {
+        "vi": "🔔 Báo động: {label} tại cột {pole}\n"
+        "Quy tắc «{rule}», vùng «{zone}», camera {camera}, lúc {time}.\n"
+        "Xem: {link}\nĐã biết (xác nhận): {ack_link}",
+        "en": "🔔 Alarm: {label} at pole {pole}\n"
+        "Rule «{rule}», zone «{zone}», camera {camera}, at {time}.\n"
+        "See: {link}\nAcknowledge: {ack_link}",
+    },
+    "pole_offline": {
+        "vi": "⚠️ Cột {pole} mất kết nối\n"
+        "Trạng thái: {state} từ {since}; lần cuối nghe thấy: {last_heard}.\nXem: {link}",
+        "en": "⚠️ Pole {pole} is down\nState: {state} since {since}; last heard: {last_heard}.\nSee: {link}",
+    },
+    "pole_reminder": {
+        "vi": "⏰ Cột {pole} vẫn mất kết nối ({down_for})\n"
+        "Từ {since}; lần cuối nghe thấy: {last_heard}.\nXem: {link}",
+        "en": "⏰ Pole {pole} is still down ({down_for})\n"
+        "Since {since}; last heard: {last_heard}.\nSee: {link}",
+    },
+    "pole_back": {
+        "vi": "✅ Cột {pole} đã hoạt động lại\nMất kết nối {down_for}, từ {since}.\nXem: {link}",
+        "en": "✅ Pole {pole} is back online\nIt was down for {down_for}, from {since}.\nSee: {link}",
+    },
+    "pole_flapping": {
+        "vi": "〰️ Cột {pole} chập chờn\n"
+        "{changes} lần mất kết nối trong {window}: sẽ không báo từng lần nữa cho đến khi ổn định.\n"
+        "Xem: {link}",
+        "en": "〰️ Pole {pole} is flapping\n"
+        "{changes} outages in {window}: no more messages for each until it is stable.\nSee: {link}",
+    },
+    "camera_health": {
+        "vi": "📷 Camera {camera} của cột {pole}: {condition}\n{detail}\nLúc {time}. Xem: {link}",
+        "en": "📷 Camera {camera} at pole {pole}: {condition}\n{detail}\nAt {time}. See: {link}",
+    },
+    "camera_recovered": {
+        "vi": "📷 Camera {camera} của cột {pole} đã bình thường ({condition})\nLúc {time}. Xem: {link}",
+        "en": "📷 Camera {camera} at pole {pole} is fine again ({condition})\nAt {time}. See: {link}",
+    },
+    "seq_gap": {
+        "vi": "🕳️ Cột {pole}: mất {missing} tin (số {first_seq}–{last_seq})\n"
+        "Các sự kiện này không đến trạm. Lúc {time}. Xem: {link}",
+        "en": "🕳️ Pole {pole}: {missing} messages lost (seq {first_seq}–{last_seq})\n"
+        "These events never reached the station. At {time}. See: {link}",
+    },
+    "summary": {
+        "vi": "➕ Thêm {count} tin «{what}» {pole}trong {window} vừa qua\n"
+        "Gộp lại để không báo dồn dập. Xem: {link}",
+        "en": "➕ {count} more «{what}» messages {pole}in the last {window}\n"
+        "Grouped so as not to flood you. See: {link}",
+    },
+    "test": {
+        "vi": "🔔 Thử kênh {channel} của trạm {station}\n"
+        "Nếu bạn đọc được tin này, kênh hoạt động. Lúc {time}.",
+        "en": "🔔 Test of channel {channel} from station {station}\n"
+        "If you can read this, the channel works. At {time}.",
+    },
+}
+
+LABELS = {
+    "vi": {
+        "person": "người",
+        "car": "ô tô",
+        "motorcycle": "xe máy",
+        "bicycle": "xe đạp",
+        "bus": "xe buýt",
+        "truck": "xe tải",
+        "motion": "chuyển động",
+    },
+    "en": {},
+}
+KIND_NAMES = {
+    "vi": {
+        "alarm": "báo động",
+        "pole_offline": "mất kết nối",
+        "pole_reminder": "nhắc lại",
+        "pole_back": "hoạt động lại",
+        "camera_health": "camera",
+        "camera_recovered": "camera bình thường",
+        "seq_gap": "mất tin",
+    },
+    "en": {
+        "alarm": "alarm",
+        "pole_offline": "pole down",
+        "pole_reminder": "reminder",
+        "pole_back": "pole back",
+        "camera_health": "camera",
+        "camera_recovered": "camera fine",
+        "seq_gap": "lost messages",
+    },
+}
+CONDITIONS = {
+    "vi": {
+        "frozen": "hình bị đứng",
+        "covered": "bị che",
+        "moved": "bị xoay lệch",
+        "blurred": "bị mờ",
+        "camera_lost": "mất tín hiệu",
+    },
+    "en": {
+        "frozen": "the picture is frozen",
+        "covered": "covered",
+        "moved": "moved",
+        "blurred": "blurred",
+        "camera_lost": "no signal",
+    },
+}
+
+
+class _Missing(dict[str, Any]):
+    def __missing__(self, key: str) -> str:
+        return "?"
+
+
+def render(
+    kind: str,
+    facts: dict[str, Any],
+    language: str,
+    zone: tzinfo,
+    overrides: dict[str, dict[str, str]] | None = None,
+) -> tuple[str, str]:
+    """(title, body) of a message in `language`."""
+    lang = language if language in ("vi", "en") else "vi"
+    text = (overrides or {}).get(kind, {}).get(lang) or TEMPLATES[kind][lang]
+    values = _Missing(facts)
+    for f in TIME_FIELDS:
+        if isinstance(values.get(f), str) and values[f]:
+            with contextlib.suppress(ValueError):
+                values[f] = shown(values[f], zone, lang).text
+    if "label" in values:
+        values["label"] = LABELS[lang].get(str(values["label"]), values["label"])
+    if "condition" in values:
+        values["condition"] = CONDITIONS[lang].get(str(values["condition"]), values["condition"])
+    if kind == "summary":
+        values["what"] = KIND_NAMES[lang].get(str(values.get("what")), values.get("what"))
+        pole = values.get("pole") or ""
+        values["pole"] = (f"tại cột {pole} " if lang == "vi" else f"at pole {pole} ") if pole else ""
+    filled = string.Formatter().vformat(text, (), values)
+    title, _, body = filled.partition("\n")
+    return title.strip(), body.strip()

@@ -1,0 +1,90 @@
+"""The alerts' thread: every `poll_s` (sooner when ingest stored something), read what is new
+into the outbox in one transaction, escalate what nobody acknowledged, then send what is due."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from datetime import tzinfo
+
+from sqlalchemy import Connection, Engine
+
+from edge_agent.station.config import StationSettings
+from edge_agent.station.notify.acks import acknowledged, load_key, unacknowledged
+from edge_agent.station.notify.channels import Channels
+from edge_agent.station.notify.fanout import FanOut
+from edge_agent.station.notify.notice import Notice
+from edge_agent.station.notify.sender import Sender
+from edge_agent.station.notify.watch import Watcher
+from edge_agent.station.store.ops import now_us
+from edge_agent.station.store.pictures import PictureStore
+
+log = logging.getLogger("edge_agent.station.notify")
+ESCALATE_LOOKBACK_US = 2 * 86_400_000_000
+
+
+class Notify(threading.Thread):
+    def __init__(self, engine: Engine, settings: StationSettings, store: PictureStore, zone: tzinfo) -> None:
+        super().__init__(name="station-notify", daemon=True)
+        self.engine, self.settings = engine, settings
+        n = settings.notify
+        self.watcher = Watcher(settings)
+        self.fanout = FanOut(settings, zone)
+        self.channels = Channels(n, n.retry.timeout_s)
+        self.sender = Sender(engine, settings, self.channels, store, load_key(settings.ack_key_path), zone)
+        self.stopped = threading.Event()
+        self.wake = threading.Event()
+
+    def collect(self, now: int) -> int:
+        """New facts → outbox rows, with the watcher's position, in one transaction."""
+        with self.engine.begin() as conn:
+            pending = sum(self.fanout.add(conn, n, now) for n in self.watcher.collect(conn, now))
+            pending += self._escalate(conn, now)
+        return pending
+
+    def _escalate(self, conn: Connection, now: int) -> int:
+        n = self.settings.notify
+        added = 0
+        for sub in n.subscriptions:
+            if sub.escalate_to is None:
+                continue
+            target = n.subscription(sub.escalate_to)
+            late = now - int(sub.escalate_after_s * 1e6)
+            for row in unacknowledged(conn, sub.name, late, now - ESCALATE_LOOKBACK_US):
+                if acknowledged(conn, row.source) is not None:
+                    continue
+                facts = json.loads(row.facts) | {"escalated_from": sub.name}
+                notice = Notice(
+                    "alarm",
+                    row.source,
+                    row.device,
+                    row.camera,
+                    now,
+                    facts,
+                    picture_sha256=row.picture_sha256,
+                    event_id=row.event_id,
+                    group=False,
+                )
+                added += self.fanout.add(conn, notice, now, only=target, suffix="|esc")
+        return added
+
+    def tick(self) -> None:
+        now = now_us()
+        self.collect(now)
+        if self.settings.notify.enabled:
+            self.sender.send_due(now)
+
+    def run(self) -> None:
+        self.sender.recover()
+        while not self.stopped.is_set():
+            try:
+                self.tick()
+            except Exception:
+                log.exception("notify: a pass failed (will retry)")
+            self.wake.wait(self.settings.notify.poll_s)
+            self.wake.clear()
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.wake.set()

@@ -1,0 +1,195 @@
+"""Who is told what, on both backends: grouping of storms, quiet hours, snoozes, maintenance,
+pole offline / reminder / back / flapping, camera health, escalation; every skip says why."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from edge_agent.station.fleet.maintenance import set_maintenance
+from edge_agent.station.notify.snooze import snooze
+from tests.station.notify_setup import S, Ward
+from tests.station.receivers import HttpReceiver
+
+T0 = 1_796_105_600 * S  # 2026-12-01T06:13:20Z, 13:13 in Ho Chi Minh City
+
+
+@pytest.fixture
+def hook() -> Iterator[HttpReceiver]:
+    h = HttpReceiver()
+    yield h
+    h.close()
+
+
+def config(hook: HttpReceiver, **sub: object) -> dict[str, object]:
+    return {
+        "channels": [{"name": "hook", "url": f"json://127.0.0.1:{hook.port}/hook"}],
+        "groups": {"to3": ["pole17", "pole18"]},
+        "subscriptions": [
+            {
+                "name": "to3",
+                "channels": ["hook"],
+                "kinds": [
+                    "alarm",
+                    "pole_offline",
+                    "pole_reminder",
+                    "pole_back",
+                    "pole_flapping",
+                    "camera_health",
+                ],
+                "poles": ["group:to3"],
+                **sub,
+            }
+        ],
+    }
+
+
+def run(ward: Ward, now: int) -> None:
+    ward.stage.collect(now)
+    ward.stage.sender.send_due(now)
+
+
+def test_fifty_alarms_in_a_minute_are_one_message_and_a_count(
+    tmp_path: Path, db_url: str, hook: HttpReceiver
+) -> None:
+    ward = Ward(tmp_path, db_url, config(hook, group_window_s=300, max_per_hour=10))
+    try:
+        for i in range(50):
+            ward.alarm(T0 + i * S, n=i + 1, thumb=False)
+            run(ward, T0 + i * S + 6 * S)  # past the thumbnail wait
+        assert len(hook.requests) == 1, [r.json()["title"] for r in hook.requests]
+        states = Counter(r.state for r in ward.rows())
+        assert states == {"sent": 1, "grouped": 49, "pending": 1}, states  # the summary waits
+        run(ward, T0 + 307 * S)  # the window (300 s) from the first message has ended
+        assert len(hook.requests) == 2
+        summary = hook.requests[1].json()
+        assert "49" in summary["title"] and "pole17" in summary["title"], summary
+        grouped = [r for r in ward.rows() if r.state == "grouped"]
+        assert all(r.reason.startswith("grouped with #") for r in grouped)
+        # alarms on another pole of the group are their own thread
+        ward.alarm(T0 + 308 * S, device="pole18", n=1, thumb=False)
+        run(ward, T0 + 315 * S)
+        assert len(hook.requests) == 3 and "pole18" in hook.requests[2].json()["title"]
+    finally:
+        ward.close()
+
+
+def test_the_hourly_limit_holds_back_and_counts(tmp_path: Path, db_url: str, hook: HttpReceiver) -> None:
+    ward = Ward(tmp_path, db_url, config(hook, group_window_s=0, max_per_hour=3))
+    try:
+        for i in range(8):
+            ward.alarm(T0 + i * S, n=i + 1, thumb=False)
+        run(ward, T0 + 20 * S)
+        assert len(hook.requests) == 3
+        limited = [r for r in ward.rows() if r.state == "grouped"]
+        assert len(limited) == 5 and "an hour" in limited[0].reason
+        hour_end = (T0 // (3600 * S) + 1) * 3600 * S
+        run(ward, hour_end + S)
+        assert len(hook.requests) == 4 and "5" in hook.requests[3].json()["title"]
+    finally:
+        ward.close()
+
+
+def test_quiet_hours_snooze_and_maintenance_skip_with_their_reason(
+    tmp_path: Path, db_url: str, hook: HttpReceiver
+) -> None:
+    # T0 is 13:13 ward time: quiet 13:00-14:00 holds back everything but alarms
+    ward = Ward(tmp_path, db_url, config(hook, quiet_hours="13:00-14:00", group_window_s=0))
+    try:
+        ward.put(T0, "edge/pole17/cam0/health", b'{"kind": "covered", "active": true, "detail": "dark"}')
+        ward.alarm(T0, n=1, thumb=False)
+        run(ward, T0 + 6 * S)
+        rows = {r.kind: r for r in ward.rows()}
+        assert rows["camera_health"].state == "skipped"
+        assert rows["camera_health"].reason == "quiet hours 13:00-14:00 (Asia/Ho_Chi_Minh)"
+        assert rows["alarm"].state == "sent", "alarms ring through quiet hours"
+
+        snooze(ward.engine, "pole17", "cam0", 3600, "volunteer-lan", "market stall until Sunday")
+        ward.alarm(T0 + 10 * S, n=2, thumb=False)
+        run(ward, T0 + 16 * S)
+        second = [r for r in ward.rows() if r.kind == "alarm"][-1]
+        assert second.state == "skipped" and "pole17/cam0 snoozed by volunteer-lan until" in second.reason
+
+        set_maintenance(ward.engine, "pole18", True, "volunteer-lan", "new bracket")
+        ward.put(T0 + 20 * S, "edge/pole18/cam0/health", b'{"kind": "moved", "active": true}')
+        run(ward, T0 + 4000 * S)  # after the quiet hour and the snooze
+        moved = [r for r in ward.rows() if r.device == "pole18"][-1]
+        assert moved.state == "skipped" and moved.reason.startswith("pole in maintenance (by volunteer-lan")
+        assert len(hook.requests) == 1
+    finally:
+        ward.close()
+
+
+def test_a_pole_down_is_told_after_alert_after_s_reminded_and_back(
+    tmp_path: Path, db_url: str, hook: HttpReceiver
+) -> None:
+    ward = Ward(tmp_path, db_url, config(hook))
+    try:
+        ward.put(T0, "edge/pole17/status", b"online")
+        ward.put(T0, "edge/pole17/stats", b"{}")
+        run(ward, T0 + S)
+        ward.put(T0 + 10 * S, "edge/pole17/status", b"offline")  # the pole's will
+        run(ward, T0 + 11 * S)
+        run(ward, T0 + 60 * S)
+        assert hook.requests == [], "not before alert_after_s (60 s)"
+        run(ward, T0 + 71 * S)
+        assert len(hook.requests) == 1 and "pole17" in hook.requests[0].json()["title"]
+        run(ward, T0 + 3000 * S)
+        assert len(hook.requests) == 1
+        run(ward, T0 + 3611 * S)
+        assert len(hook.requests) == 2 and "1 h 00 min" in hook.requests[1].json()["title"]
+        ward.put(T0 + 3700 * S, "edge/pole17/status", b"online")
+        ward.put(T0 + 3700 * S, "edge/pole17/stats", b"{}")
+        run(ward, T0 + 3701 * S)
+        assert len(hook.requests) == 3
+        back = hook.requests[2].json()
+        assert back["title"].startswith("✅") and "1 h 01 min" in back["message"]
+        kinds = [r.kind for r in ward.rows()]
+        assert kinds == ["pole_offline", "pole_reminder", "pole_back"]
+    finally:
+        ward.close()
+
+
+def test_a_flapping_pole_is_said_to_flap_once(tmp_path: Path, db_url: str, hook: HttpReceiver) -> None:
+    ward = Ward(tmp_path, db_url, config(hook))
+    try:
+        t = T0
+        for _ in range(6):  # down 2 min, up 3 min, six times in half an hour
+            ward.put(t, "edge/pole17/status", b"offline")
+            run(ward, t + S)
+            run(ward, t + 61 * S)
+            ward.put(t + 120 * S, "edge/pole17/status", b"online")
+            ward.put(t + 120 * S, "edge/pole17/stats", b"{}")
+            run(ward, t + 121 * S)
+            t += 300 * S
+        titles = [r.json()["title"] for r in hook.requests]
+        assert sum("chập chờn" in x for x in titles) == 1, titles
+        assert len(titles) == 5, titles  # down, back, down, back, then "flapping" and quiet
+    finally:
+        ward.close()
+
+
+def test_an_alarm_nobody_acknowledges_is_escalated(tmp_path: Path, db_url: str, hook: HttpReceiver) -> None:
+    cfg = config(hook, escalate_to="officer", escalate_after_s=120)
+    cfg["subscriptions"].append({"name": "officer", "channels": ["hook"], "kinds": ["alarm"]})  # type: ignore[union-attr]
+    cfg["subscriptions"][1]["poles"] = ["pole99"]  # type: ignore[index]  (told only by escalation)
+    ward = Ward(tmp_path, db_url, cfg)
+    try:
+        ward.alarm(T0, n=1, thumb=False)
+        run(ward, T0 + 6 * S)
+        assert len(hook.requests) == 1
+        run(ward, T0 + 100 * S)
+        assert len(hook.requests) == 1
+        run(ward, T0 + 200 * S)
+        assert len(hook.requests) == 2
+        run(ward, T0 + 400 * S)
+        assert len(hook.requests) == 2, "escalated once"
+        rows = ward.rows()
+        assert [(r.subscription, r.key.endswith("|esc")) for r in rows] == [("to3", False), ("officer", True)]
+        assert json.loads(rows[1].facts)["escalated_from"] == "to3"
+    finally:
+        ward.close()
