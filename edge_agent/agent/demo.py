@@ -7,6 +7,10 @@ receives. Without mosquitto, the demo says so and writes the replay folder only.
 When the station's extra is installed too, a ward station (`edge-agent station run`, its own
 process, SQLite in OUT/station) archives the demo's events, and the demo ends by printing the
 address of its web pages and a login; on a terminal it keeps running until Ctrl-C.
+
+With the `demo` extra (aiosmtpd, as `scripts/demo.sh` installs it), a local SMTP server keeps a
+Maildir in OUT/mailbox: the demo pole has an alarm zone over the whole road, the station's
+`[notify]` mails each alarm there, and the demo prints the file the first one landed in.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 
 from edge_agent import config, shipped
+from edge_agent.agent.demo_mailbox import DemoMailbox, free_port, mailbox_installed, show_mail
 from edge_agent.agent.progress import Progress
 from edge_agent.agent.replay import replay
 
@@ -36,6 +41,14 @@ DEMO_DEVICE = "demo"
 WAIT_FOR_BROKER_S = 10.0
 WAIT_FOR_EVENTS_S = 15.0
 WAIT_FOR_STATION_S = 60.0
+# The demo pole watches the whole frame for cars at any hour: the alarm (the "gong") it fires is
+# what the station mails to the demo's mailbox.
+DEMO_RULES: dict[str, object] = {
+    "zones": [{"name": "road", "polygon": [[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]}],
+    "alarms": [
+        {"name": "car-on-the-road", "zone": "road", "labels": ["car"], "start": "00:00", "end": "23:59"}
+    ],
+}
 DEMO_ROLES = ("police", "volunteer", "admin", "resident")
 
 
@@ -44,12 +57,6 @@ def demo_clip() -> Path:
     if clip.is_file():
         return clip
     raise FileNotFoundError("the demo clip demo/car-detection.mp4 is missing from this install")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class LocalBroker:
@@ -84,9 +91,10 @@ class LocalBroker:
 
 class DemoStation:
     """`edge-agent station run` in its own process on the demo's broker (the agent never imports
-    the station's code): SQLite and pictures in OUT/station, one account per role."""
+    the station's code): SQLite and pictures in OUT/station, one account per role; with a
+    mailbox, alarms are mailed to it."""
 
-    def __init__(self, out: Path, broker_port: int) -> None:
+    def __init__(self, out: Path, broker_port: int, mail_url: str | None = None) -> None:
         self.dir = out / "station"
         shutil.rmtree(self.dir, ignore_errors=True)
         (self.dir / "state").mkdir(parents=True)
@@ -105,7 +113,7 @@ class DemoStation:
             'host = "127.0.0.1"\n'
             f"port = {self.port}\n"
             "[web]\n"
-            f'public_poles = ["{DEMO_DEVICE}"]\n'
+            f'public_poles = ["{DEMO_DEVICE}"]\n' + (notify_section(mail_url, self.port) if mail_url else "")
         )
         self.log = (self.dir / "station.log").open("wb")
         database = f"sqlite:///{self.dir / 'state' / 'station.db'}"
@@ -147,6 +155,26 @@ class DemoStation:
                 self.proc.kill()
                 self.proc.wait(5)
         self.log.close()
+
+
+def start_mailbox(out: Path) -> DemoMailbox | None:
+    if not mailbox_installed():
+        print("demo: no mailbox for the alarm mail (scripts/demo.sh installs aiosmtpd: the `demo` extra)")
+        return None
+    try:
+        return DemoMailbox(out)
+    except (RuntimeError, OSError) as exc:
+        print(f"demo: {exc}; going on without the alarm mail")
+        return None
+
+
+def notify_section(mail_url: str, http_port: int) -> str:
+    return (
+        f'[notify]\nbase_url = "http://localhost:{http_port}"\n'
+        f'[[notify.channels]]\nname = "demo-mailbox"\nurl = "{mail_url}"\n'
+        '[[notify.subscriptions]]\nname = "demo-volunteer"\nchannels = ["demo-mailbox"]\n'
+        'kinds = ["alarm"]\n'
+    )
 
 
 def edge_agent_command() -> list[str]:
@@ -205,13 +233,15 @@ def run_demo(out: Path, with_station: Callable[[str, str], None] | None = None) 
     broker: LocalBroker | None = None
     printer: Printer | None = None
     station: DemoStation | None = None
-    overrides: dict[str, object] = {"device_id": DEMO_DEVICE, "state_dir": str(out / "state")}
+    mailbox: DemoMailbox | None = None
+    overrides: dict[str, object] = {"device_id": DEMO_DEVICE, "state_dir": str(out / "state"), **DEMO_RULES}
     if binary:
         broker = LocalBroker(binary)
         overrides["mqtt"] = {"url": f"mqtt://127.0.0.1:{broker.port}"}
         if station_installed():
+            mailbox = start_mailbox(out)
             try:
-                station = DemoStation(out, broker.port)
+                station = DemoStation(out, broker.port, mailbox.url if mailbox else None)
                 print(f"demo: ward station started ({station.url}), archiving every message")
             except (RuntimeError, subprocess.SubprocessError, OSError) as exc:
                 print(f"demo: the ward station did not start ({exc}); going on without it")
@@ -246,6 +276,8 @@ def run_demo(out: Path, with_station: Callable[[str, str], None] | None = None) 
             )
         print(f"demo: {result.events} events from {result.frames} frames of {clip.name}")
         print(f"demo: look at {out}/summary.png (contact sheet), {out}/events.jsonl and {out}/thumbnails/")
+        if mailbox is not None:
+            show_mail(mailbox)
         if station is not None:
             show_station(station, with_station)
     finally:
@@ -253,6 +285,8 @@ def run_demo(out: Path, with_station: Callable[[str, str], None] | None = None) 
             printer.stop()
         if station is not None:
             station.stop()
+        if mailbox is not None:
+            mailbox.stop()
         if broker is not None:
             broker.stop()
     sys.stdout.flush()
