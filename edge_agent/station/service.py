@@ -107,6 +107,7 @@ def run(settings: StationSettings, engine: Engine | None = None) -> int:
         stale_after_s=settings.fleet.stale_after_s,
         zone=zone,
         ack_key_path=settings.ack_key_path,
+        notify=settings.notify,
     )
     server = _Server(
         uvicorn.Config(

@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import argparse
 import re
-from collections import Counter
-from typing import Any
 
 from sqlalchemy import Engine, select
 
 from edge_agent.station.config import StationSettings
 from edge_agent.station.errors import EXIT_CASE, EXIT_CONFIG, EXIT_FAILED, UserError
 from edge_agent.station.query.localtime import iso_local
-from edge_agent.station.store.notify_tables import notify_outbox
 from edge_agent.station.store.ops import now_us
 from edge_agent.station.store.schema import devices
 
@@ -37,8 +34,7 @@ def parse_duration(text: str) -> float:
 
 def test(settings: StationSettings, channel: str | None, actor: str) -> int:
     from edge_agent.station.notify.channels import Channels
-    from edge_agent.station.notify.messages import render
-    from edge_agent.station.query.search import to_iso
+    from edge_agent.station.notify.probe import send_test
 
     n = settings.notify
     names = [c.name for c in n.channels]
@@ -50,9 +46,7 @@ def test(settings: StationSettings, channel: str | None, actor: str) -> int:
     zone = settings.zone[0]
     failed = 0
     for name in [channel] if channel else names:
-        facts = {"channel": name, "station": settings.station_id, "time": to_iso(now_us())}
-        title, body = render("test", facts, channels.languages.get(name, n.language), zone, n.templates)
-        outcome = channels.send(name, title, body, key=f"test:{name}:{now_us()}")
+        outcome = send_test(n, channels, name, settings.station_id, zone)
         where = channels.masked(name)
         if outcome.ok:
             print(f"{name} ({where}): sent — check that it arrived")
@@ -62,26 +56,8 @@ def test(settings: StationSettings, channel: str | None, actor: str) -> int:
     return EXIT_FAILED if failed else 0
 
 
-def _rows(engine: Engine, limit: int) -> tuple[Counter[str], list[Any]]:
-    o = notify_outbox.c
-    with engine.connect() as conn:
-        states = Counter({r.state: int(r.n) for r in conn.execute(_count_by_state())})
-        recent = list(conn.execute(select(notify_outbox).order_by(o.id.desc()).limit(limit)))
-        dead = list(
-            conn.execute(select(notify_outbox).where(o.state == "dead").order_by(o.id.desc()).limit(20))
-        )
-    seen = {r.id for r in recent}
-    return states, recent + [r for r in dead if r.id not in seen]
-
-
-def _count_by_state() -> Any:
-    from sqlalchemy import func
-
-    return select(notify_outbox.c.state, func.count().label("n")).group_by(notify_outbox.c.state)
-
-
 def listing(engine: Engine, settings: StationSettings, limit: int) -> int:
-    from edge_agent.station.notify.snooze import snoozes
+    from edge_agent.station.notify.report import overview
 
     n, zone = settings.notify, settings.zone[0]
     print("subscriptions:")
@@ -99,16 +75,15 @@ def listing(engine: Engine, settings: StationSettings, limit: int) -> int:
     for c in n.channels:
         print(f"  {c.name}: {c.masked()}")
     with engine.connect() as conn:
-        active = snoozes(conn, now_us())
-    print("snoozed:" if active else "snoozed: none")
-    for z in active:
+        seen = overview(conn, now_us(), limit)
+    print("snoozed:" if seen.snoozes else "snoozed: none")
+    for z in seen.snoozes:
         what = f"{z.device}/{z.camera}" if z.camera else z.device
         print(
             f"  {what} until {iso_local(int(z.until_us), zone)} by {z.by}" + (f": {z.note}" if z.note else "")
         )
-    states, rows = _rows(engine, limit)
-    print("outbox: " + (", ".join(f"{k} {v}" for k, v in sorted(states.items())) or "empty"))
-    for r in rows:
+    print("outbox: " + (", ".join(f"{k} {v}" for k, v in sorted(seen.states.items())) or "empty"))
+    for r in seen.rows:
         why = f" — {r.reason}" if r.reason else ""
         ack = f" · acknowledged by {r.ack_by}" if r.ack_by else ""
         print(

@@ -22,9 +22,11 @@ from edge_agent.station.api.app import create_app as create_api
 from edge_agent.station.auth.accounts import User
 from edge_agent.station.auth.guard import Guard
 from edge_agent.station.config import WebConfig
+from edge_agent.station.config.notify import NotifyConfig
 from edge_agent.station.store.pictures import PictureStore
 from edge_agent.station.web import (
     pages_access,
+    pages_alerts,
     pages_audit,
     pages_cases,
     pages_events,
@@ -62,8 +64,11 @@ def create_web_app(
     stale_after_s: float = 180.0,
     zone: tzinfo = UTC,
     ack_key_path: Path | None = None,
+    notify: NotifyConfig | None = None,
 ) -> Guard:
-    ctx = Ctx(engine, store, web, station_id, key_path, exports_dir, stale_after_s, zone, ack_key_path)
+    ctx = Ctx(
+        engine, store, web, station_id, key_path, exports_dir, stale_after_s, zone, ack_key_path, notify
+    )
     api = create_api(engine, store, stale_after_s, zone)
     routes: list[BaseRoute] = [
         *pages_access.routes(ctx),
@@ -73,6 +78,7 @@ def create_web_app(
         *pages_wall.routes(ctx),
         *pages_audit.routes(ctx),
         *pages_notify.routes(ctx),
+        *pages_alerts.routes(ctx),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
         *api.router.routes,
     ]

@@ -15,6 +15,7 @@ from starlette.responses import HTMLResponse
 from edge_agent.station.auth.accounts import User
 from edge_agent.station.auth.guard import user_of
 from edge_agent.station.config import WebConfig
+from edge_agent.station.config.notify import NotifyConfig
 from edge_agent.station.store.pictures import PictureStore
 from edge_agent.station.web.i18n import LANGUAGES, environment, gettext
 
@@ -32,6 +33,7 @@ class Ctx:
     stale_after_s: float
     zone: tzinfo = UTC
     ack_key_path: Path | None = None  # signs the alarm messages' acknowledge links
+    notify: NotifyConfig | None = None  # the alerts' channels and subscriptions (admin page)
     envs: dict[str, Environment] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -56,6 +56,7 @@ FROM_DATA = (
     *(N_("person"), N_("bicycle"), N_("motorcycle"), N_("car"), N_("bus"), N_("truck")),
     *(N_("ok"), N_("pending"), N_("missing"), N_("mismatch"), N_("none")),
     *(N_("admin"), N_("police"), N_("volunteer"), N_("resident")),
+    *(N_("sending"), N_("sent"), N_("dead"), N_("skipped"), N_("grouped")),  # an alert's state
 )
 
 

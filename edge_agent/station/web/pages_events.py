@@ -18,6 +18,7 @@ from starlette.routing import Route
 
 from edge_agent.station.api.app import SHA, query_from
 from edge_agent.station.evidence import auditlog
+from edge_agent.station.notify.report import alarm_messages
 from edge_agent.station.evidence.cases import CaseError, add_events, list_cases
 from edge_agent.station.query.search import QueryError, event_detail, parse_time, search
 from edge_agent.station.store.schema import devices, event_messages, picture_uses
@@ -105,6 +106,7 @@ def routes(ctx: Ctx) -> list[Route]:
                 .limit(1)
             ).scalar()
             cases = [c for c in list_cases(conn)]
+            told = alarm_messages(conn, device, event_id)
         for v in detail["thumbnail_versions"]:
             data = ctx.store.get(v["sha256"])
             v["verified"] = data is not None and hashlib.sha256(data).hexdigest() == v["sha256"]
@@ -126,6 +128,7 @@ def routes(ctx: Ctx) -> list[Route]:
             track=points,
             box=box,
             cases=cases,
+            told=told,
             added=request.query_params.get("added"),
         )
 

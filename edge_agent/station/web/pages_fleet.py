@@ -13,6 +13,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from edge_agent.station.fleet.maintenance import set_maintenance
+from edge_agent.station.notify.snooze import snoozes
 from edge_agent.station.query.search import to_iso
 from edge_agent.station.store.ops import now_us
 from edge_agent.station.store.schema import cameras, device_messages, devices
@@ -92,6 +93,7 @@ def routes(ctx: Ctx) -> list[Route]:
                 .limit(50)
             ).all()
             muted = conn.execute(select(maintenance).where(maintenance.c.device == device)).first()
+            snoozed = [z for z in snoozes(conn, now) if z.device == device]
         parsed: list[tuple[int, dict[str, Any]]] = []
         for t, raw in stats:
             try:
@@ -124,6 +126,7 @@ def routes(ctx: Ctx) -> list[Route]:
             pole=view,
             charts=charts,
             history=rows,
+            snoozes=snoozed,
             maintenance=None
             if muted is None
             else {"by": muted.by, "since": to_iso(muted.since_us), "note": muted.note},

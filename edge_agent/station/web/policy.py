@@ -31,6 +31,7 @@ RULES: list[Rule] = [
     rule("/poles/{device}", *FLEET),
     rule("/poles/{device}/{camera}/snapshot.jpg", *FLEET),
     rule("/poles/{device}/maintenance", A, V, methods=("POST",)),
+    rule("/poles/{device}/snooze", A, V, methods=("POST",)),
     # events and cases
     rule("/events", P),
     rule("/events/{device}/{event_id}", P),
@@ -43,6 +44,9 @@ RULES: list[Rule] = [
     rule("/cases/{name}/export", P, methods=("POST",)),
     # administration
     rule("/audit", A),
+    rule("/notify", A),
+    rule("/notify/test", A, methods=("POST",)),
+    rule("/notify/{id}/again", A, methods=("POST",)),
     rule("/users", A, methods=("GET", "POST")),
     rule("/users/{name}/disable", A, methods=("POST",)),
     # the JSON API (the station helper's app, behind the same gate)
