@@ -82,7 +82,11 @@ def run(settings: StationSettings, engine: Engine | None = None) -> int:
     house = Housekeeping(settings, archive, ingest, Retention(engine, store))
     zone, source = settings.zone
     log.info("times on the pages and in forms: %s (from %s)", getattr(zone, "key", zone), source)
-    notify = Notify(engine, settings, store, zone) if settings.notify.subscriptions else None
+    notify = (
+        Notify(engine, settings, store, zone, lambda: any(c.connected.is_set() for c in ingest.clients))
+        if settings.notify.subscriptions
+        else None
+    )
     if notify is not None:
         ingest.on_stored = notify.wake.set  # an alarm is read the moment it is stored
         log.info(

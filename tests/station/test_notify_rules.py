@@ -193,3 +193,67 @@ def test_an_alarm_nobody_acknowledges_is_escalated(tmp_path: Path, db_url: str, 
         assert json.loads(rows[1].facts)["escalated_from"] == "to3"
     finally:
         ward.close()
+
+
+def test_the_station_tells_of_its_own_stall_and_sends_a_daily_digest(
+    tmp_path: Path, db_url: str, hook: HttpReceiver
+) -> None:
+    cfg = config(hook, digest_at="07:00")
+    cfg["subscriptions"][0]["kinds"].append("ingest_stalled")  # type: ignore[index]
+    cfg["stall_after_s"] = 600
+    ward = Ward(tmp_path, db_url, cfg)
+    try:
+        ward.put(T0, "edge/pole17/status", b"online")
+        ward.put(T0, "edge/pole17/stats", b"{}")
+        ward.put(T0, "edge/pole18/status", b"offline")
+        ward.put(T0, "edge/pole17/cam0/health", b'{"kind": "covered", "active": true}')
+        ward.alarm(T0, n=1, thumb=False)
+        run(ward, T0 + 6 * S)
+        run(ward, T0 + 500 * S)
+        assert not any("không nhận được tin" in r.json()["title"] for r in hook.requests), "not yet"
+        run(ward, T0 + 601 * S)
+        run(ward, T0 + 700 * S)
+        stalled = [r.json() for r in hook.requests if "không nhận được tin" in r.json()["title"]]
+        assert len(stalled) == 1 and "kết nối broker: connected" in stalled[0]["message"]
+        # T0 is 13:13 ward time: the digest comes the next morning at 07:00, once
+        morning = T0 + (17 * 3600 + 47 * 60) * S
+        ward.put(morning - 60 * S, "edge/pole17/stats", b"{}")
+        run(ward, morning - 30 * S)
+        assert not any("Tóm tắt" in r.json()["title"] for r in hook.requests)
+        run(ward, morning + 5 * S)
+        run(ward, morning + 65 * S)
+        digests = [r.json() for r in hook.requests if "Tóm tắt" in r.json()["title"]]
+        assert len(digests) == 1, digests
+        body = digests[0]["message"]
+        assert "Cột mất kết nối: pole18" in body and "pole17/cam0: covered" in body, body
+        assert "pole17: 1 sự kiện, 1 báo động" in body, body
+    finally:
+        ward.close()
+
+
+def test_a_nearly_full_station_disk_is_told_once(tmp_path: Path, hook: HttpReceiver) -> None:
+    """A real small filesystem (tmpfs, as root) filled to 95 %: told once, not again while full."""
+    import os
+    import subprocess
+
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root (CI runs as root)")
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(disk)]).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        cfg = config(hook)
+        cfg["subscriptions"][0]["kinds"].append("station_disk")  # type: ignore[index]
+        ward = Ward(disk, f"sqlite:///{tmp_path / 's.db'}", cfg)
+        run(ward, T0)
+        assert hook.requests == []
+        (disk / "filler").write_bytes(b"\0" * (int(3.8 * 2**20)))
+        run(ward, T0 + S)
+        run(ward, T0 + 2 * S)
+        told = [r.json() for r in hook.requests]
+        assert len(told) == 1 and "ổ đĩa sắp đầy" in told[0]["title"], told
+        assert str(disk / "state") in told[0]["message"]
+        ward.close()
+    finally:
+        subprocess.run(["umount", str(disk)])

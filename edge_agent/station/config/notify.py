@@ -31,10 +31,13 @@ KIND_FIELDS: dict[str, tuple[str, ...]] = {
     "camera_health": ("condition", "detail"),
     "camera_recovered": ("condition", "detail"),
     "seq_gap": ("first_seq", "last_seq", "missing"),
+    "station_disk": ("free_percent", "free_gb", "path"),
+    "ingest_stalled": ("quiet_for", "last_heard", "broker"),
+    "digest": ("day", "summary"),
     "summary": ("count", "what", "window"),
     "test": ("channel",),
 }
-KINDS = tuple(k for k in KIND_FIELDS if k not in ("summary", "test"))
+KINDS = tuple(k for k in KIND_FIELDS if k not in ("summary", "test", "digest"))  # digest: digest_at
 DEFAULT_KINDS = ("alarm", "pole_offline", "pole_reminder", "pole_back", "pole_flapping")
 QUIET = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$")
 URL_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
@@ -144,6 +147,14 @@ class SubscriptionConfig(Section):
     max_per_hour: int = Field(30, ge=1, le=10000, description="more than this: held back, counted")
     escalate_to: Name | None = Field(None, description="subscription told when an alarm is not acknowledged")
     escalate_after_s: float = Field(600.0, ge=30, le=86400)
+    digest_at: str | None = Field(None, description="HH:MM (ward time): a daily digest of the last 24 h")
+
+    @field_validator("digest_at")
+    @classmethod
+    def _digest(cls, v: str | None) -> str | None:
+        if v is not None and not re.match(r"^([01]\d|2[0-3]):[0-5]\d$", v.strip()):
+            raise ValueError("digest_at must be HH:MM in ward time, e.g. 07:00")
+        return None if v is None else v.strip()
 
     @field_validator("kinds")
     @classmethod
@@ -191,6 +202,9 @@ class NotifyConfig(Section):
     flap_window_s: float = Field(3600.0, gt=0, le=7 * 86400)
     ack_valid_s: float = Field(86400.0, gt=60, le=30 * 86400, description="an acknowledge link lasts")
     poll_s: float = Field(1.0, gt=0, le=60, description="how often the stored messages are read")
+    stall_after_s: float = Field(
+        900.0, ge=60, le=7 * 86400, description="no message from any pole this long = ingest stalled"
+    )
     retry: RetryConfig = Field(default_factory=RetryConfig)
     templates: dict[str, dict[str, str]] = Field(
         default_factory=dict, description="per kind and language: {title}\\n{body} overrides"

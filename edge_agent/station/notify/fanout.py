@@ -53,7 +53,8 @@ class FanOut:
         out = []
         for sub in self.notify.subscriptions:
             poles = self.notify.poles_of(sub)
-            if notice.kind in sub.kinds and (poles is None or notice.device in poles):
+            station_wide = notice.device == ""  # the station's own troubles: every subscriber of the kind
+            if notice.kind in sub.kinds and (station_wide or poles is None or notice.device in poles):
                 out.append(sub)
         return out
 

@@ -62,6 +62,22 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "en": "🕳️ Pole {pole}: {missing} messages lost (seq {first_seq}–{last_seq})\n"
         "These events never reached the station. At {time}. See: {link}",
     },
+    "station_disk": {
+        "vi": "💾 Trạm {station}: ổ đĩa sắp đầy ({free_percent}% trống, {free_gb} GB)\n"
+        "Ảnh cũ nhất đang bị xoá để giữ chỗ. Thư mục: {path}. Lúc {time}.",
+        "en": "💾 Station {station}: its disk is nearly full ({free_percent}% free, {free_gb} GB)\n"
+        "The oldest pictures are being deleted to keep room. Folder: {path}. At {time}.",
+    },
+    "ingest_stalled": {
+        "vi": "🛑 Trạm {station} không nhận được tin nào từ các cột trong {quiet_for}\n"
+        "Lần cuối: {last_heard}; kết nối broker: {broker}. Kiểm tra mạng và broker ở trạm.",
+        "en": "🛑 Station {station} has heard nothing from any pole for {quiet_for}\n"
+        "Last heard: {last_heard}; broker connection: {broker}. Check the network and the broker.",
+    },
+    "digest": {
+        "vi": "📋 Tóm tắt ngày {day} — trạm {station}\n{summary}\nXem: {link}",
+        "en": "📋 Digest for {day} — station {station}\n{summary}\nSee: {link}",
+    },
     "summary": {
         "vi": "➕ Thêm {count} tin «{what}» {pole}trong {window} vừa qua\n"
         "Gộp lại để không báo dồn dập. Xem: {link}",
@@ -154,6 +170,39 @@ def render(
         values["what"] = KIND_NAMES[lang].get(str(values.get("what")), values.get("what"))
         pole = values.get("pole") or ""
         values["pole"] = (f"tại cột {pole} " if lang == "vi" else f"at pole {pole} ") if pole else ""
+    if kind == "digest":
+        values["summary"] = digest_text(facts, lang)
     filled = string.Formatter().vformat(text, (), values)
     title, _, body = filled.partition("\n")
     return title.strip(), body.strip()
+
+
+def digest_text(facts: dict[str, Any], lang: str) -> str:
+    """The digest's body: poles down, cameras in trouble, the day's events and alarms per pole."""
+    vi = lang == "vi"
+    down = facts.get("down") or []
+    cams = facts.get("cameras") or []
+    per_pole: dict[str, list[int]] = facts.get("per_pole") or {}
+    lines = [
+        (f"Cột mất kết nối: {', '.join(down)}" if vi else f"Poles down: {', '.join(down)}")
+        if down
+        else ("Mọi cột đều hoạt động." if vi else "Every pole is up."),
+    ]
+    if cams:
+        lines.append(("Camera gặp sự cố: " if vi else "Cameras in trouble: ") + "; ".join(cams))
+    busy = sorted(per_pole.items(), key=lambda kv: (-kv[1][0], kv[0]))
+    events = sum(v[0] for v in per_pole.values())
+    alarms = sum(v[1] for v in per_pole.values())
+    lines.append(
+        f"24 giờ qua: {events} sự kiện, {alarms} báo động trên {len(per_pole)} cột."
+        if vi
+        else f"Last 24 h: {events} events, {alarms} alarms on {len(per_pole)} poles."
+    )
+    for device, (n_events, n_alarms) in busy[:20]:
+        if n_events or n_alarms:
+            lines.append(
+                f"  {device}: {n_events} sự kiện, {n_alarms} báo động"
+                if vi
+                else f"  {device}: {n_events} events, {n_alarms} alarms"
+            )
+    return "\n".join(lines)

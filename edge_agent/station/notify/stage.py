@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections.abc import Callable
 from datetime import tzinfo
 
 from sqlalchemy import Connection, Engine
@@ -16,6 +17,7 @@ from edge_agent.station.notify.channels import Channels
 from edge_agent.station.notify.fanout import FanOut
 from edge_agent.station.notify.notice import Notice
 from edge_agent.station.notify.sender import Sender
+from edge_agent.station.notify.station_watch import StationWatcher
 from edge_agent.station.notify.watch import Watcher
 from edge_agent.station.store.ops import now_us
 from edge_agent.station.store.pictures import PictureStore
@@ -25,11 +27,19 @@ ESCALATE_LOOKBACK_US = 2 * 86_400_000_000
 
 
 class Notify(threading.Thread):
-    def __init__(self, engine: Engine, settings: StationSettings, store: PictureStore, zone: tzinfo) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        settings: StationSettings,
+        store: PictureStore,
+        zone: tzinfo,
+        broker_up: Callable[[], bool] = lambda: True,
+    ) -> None:
         super().__init__(name="station-notify", daemon=True)
         self.engine, self.settings = engine, settings
         n = settings.notify
         self.watcher = Watcher(settings)
+        self.station = StationWatcher(settings, zone, broker_up)
         self.fanout = FanOut(settings, zone)
         self.channels = Channels(n, n.retry.timeout_s)
         self.sender = Sender(engine, settings, self.channels, store, load_key(settings.ack_key_path), zone)
@@ -40,6 +50,10 @@ class Notify(threading.Thread):
         """New facts → outbox rows, with the watcher's position, in one transaction."""
         with self.engine.begin() as conn:
             pending = sum(self.fanout.add(conn, n, now) for n in self.watcher.collect(conn, now))
+            troubles, digests = self.station.collect(conn, now)
+            pending += sum(self.fanout.add(conn, n, now) for n in troubles)
+            for name, notice in digests:
+                pending += self.fanout.add(conn, notice, now, only=self.settings.notify.subscription(name))
             pending += self._escalate(conn, now)
         return pending
 

@@ -18,8 +18,8 @@ from starlette.routing import Route
 
 from edge_agent.station.api.app import SHA, query_from
 from edge_agent.station.evidence import auditlog
-from edge_agent.station.notify.report import alarm_messages
 from edge_agent.station.evidence.cases import CaseError, add_events, list_cases
+from edge_agent.station.notify.report import alarm_messages
 from edge_agent.station.query.search import QueryError, event_detail, parse_time, search
 from edge_agent.station.store.schema import devices, event_messages, picture_uses
 from edge_agent.station.web.context import Ctx, actor
