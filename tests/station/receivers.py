@@ -28,11 +28,13 @@ class SmtpReceiver:
 
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
+        self.arrived: list[float] = []  # time.time() of each message, for the benchmark
         self.port = free_port()
         outer = self
 
         class Handler:
             async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+                outer.arrived.append(time.time())
                 outer.messages.append(
                     email.message_from_bytes(envelope.content, policy=email.policy.default)  # type: ignore[arg-type]
                 )
@@ -60,6 +62,7 @@ class Request:
     path: str
     headers: dict[str, str]
     body: bytes
+    at: float = 0.0  # time.time() when it came
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -94,7 +97,9 @@ class HttpReceiver:
                 if behaviour == "hang":
                     time.sleep(4)
                     return
-                outer.requests.append(Request(self.command, self.path, dict(self.headers.items()), body))
+                outer.requests.append(
+                    Request(self.command, self.path, dict(self.headers.items()), body, time.time())
+                )
                 status = 200 if behaviour == "ok" else int(behaviour)
                 data = json.dumps(outer.answer if status == 200 else {"ok": False, "description": "boom"})
                 self.send_response(status)

@@ -37,7 +37,7 @@ ARGS = [
 LIVE_INTERVAL_S = 0.5
 HOME = {"admin": "/fleet", "police": "/events", "volunteer": "/fleet", "resident": "/wall"}
 NAV = {
-    "admin": ["/fleet", "/wall", "/audit", "/users"],
+    "admin": ["/fleet", "/wall", "/audit", "/users", "/notify"],
     "police": ["/fleet", "/events", "/cases", "/wall"],
     "volunteer": ["/fleet", "/wall"],
     "resident": ["/wall"],

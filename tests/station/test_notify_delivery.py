@@ -176,7 +176,7 @@ def test_any_token_a_stranger_sends_is_refused_cleanly(tmp_path: Path) -> None:
         exports_dir=tmp_path / "e",
         ack_key_path=tmp_path / "ack.key",
     )
-    client = TestClient(app, base_url="http://testserver")
+    client = TestClient(app, base_url="http://testserver", follow_redirects=False)
     tokens = st.one_of(
         st.text(max_size=120),
         st.builds(
@@ -194,6 +194,6 @@ def test_any_token_a_stranger_sends_is_refused_cleanly(tmp_path: Path) -> None:
             assert check_token(conn, key, token, 0).status == "forged"
 
     one()
-    for token in ("1.2.x", "%00", "..", "9" * 400, "1.99999999999.AAAAAAAAAAAAAAAAAAAAAAAA"):
-        assert client.get(f"/notify/ack/{token}").status_code in (403, 404)
+    for token in ("1.2.x", "%00", "9" * 400, "1.99999999999.AAAAAAAAAAAAAAAAAAAAAAAA", "é.1.2"):
+        assert client.get(f"/notify/ack/{token}").status_code == 403, token
     engine.dispose()

@@ -22,6 +22,11 @@ from edge_agent.station.config.notify import NotifyConfig
 
 log = logging.getLogger("edge_agent.station.notify")
 MIN_SECRET = 4
+# Apprise waits 5.5 s between two sends on one channel unless the service says otherwise (email
+# does not): polite for a mail relay, but it would hold the tenth alarm of a burst for 50 s. The
+# station limits what it sends per subscription itself (grouping, max_per_hour), so a channel
+# waits at most this long between sends; services that ask for less (Telegram) keep theirs.
+THROTTLE_MAX_S = 0.1
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,7 @@ class Channels:
                 continue
             plugin.socket_connect_timeout = timeout_s
             plugin.socket_read_timeout = timeout_s
+            plugin.request_rate_per_sec = min(plugin.request_rate_per_sec, THROTTLE_MAX_S)
             self._plugins[c.name] = plugin
             self._secrets[c.name] = secrets_of(url)
             self.languages[c.name] = c.language or cfg.language

@@ -5,20 +5,27 @@ snooze, the pole in maintenance) or `grouped` (a storm of the same kind on one p
 subscription's `group_window_s`, or past its `max_per_hour`: counted in one `summary` row sent
 when the window ends — "12 more alarms at pole 17 in the last 5 min"). Every row is written
 with `key` unique, so fanning the same notice out twice adds nothing.
+
+A pass (`begin` … `flush`) reads maintenance and snoozes once and writes its rows in one
+multi-row insert: a storm of 10,000 alarms must not hold the database (SQLite has one writer)
+against ingest. The grouping windows and hourly counts are kept in memory — the alerts' thread
+is the only writer of the outbox — and read from the table the first time a key is met.
 """
 
 from __future__ import annotations
 
 import json
+from collections import deque
 from datetime import UTC, datetime, time, tzinfo
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from edge_agent.station.config import StationSettings
 from edge_agent.station.config.notify import SubscriptionConfig
 from edge_agent.station.notify.notice import Notice
-from edge_agent.station.notify.snooze import active_snooze
+from edge_agent.station.notify.snooze import snoozes
 from edge_agent.station.query.localtime import iso_local
 from edge_agent.station.store.notify_tables import notify_outbox
 from edge_agent.station.store.ops import insert_ignore
@@ -48,6 +55,12 @@ class FanOut:
         self.settings = settings
         self.notify = settings.notify
         self.zone = zone
+        self._first: dict[tuple[str, str, str, str], int | None] = {}  # window start per thread
+        self._hour: dict[tuple[str, str], deque[int]] = {}  # live messages' times per channel
+        self._rows: list[dict[str, Any]] = []
+        self._summaries: set[str] = set()  # summary rows made by this process
+        self._maintenance: dict[str, Any] = {}
+        self._snoozes: list[Any] = []
 
     def subscriptions_for(self, notice: Notice) -> list[SubscriptionConfig]:
         out = []
@@ -58,6 +71,18 @@ class FanOut:
                 out.append(sub)
         return out
 
+    def begin(self, conn: Connection, now_us: int) -> None:
+        self._maintenance = {m.device: m for m in conn.execute(select(maintenance))}
+        self._snoozes = snoozes(conn, now_us)
+        self._rows = []
+
+    def flush(self, conn: Connection) -> None:
+        if not self._rows:
+            return
+        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+        conn.execute(dialect.insert(notify_outbox).on_conflict_do_nothing(), self._rows)
+        self._rows = []
+
     def add(
         self,
         conn: Connection,
@@ -66,44 +91,54 @@ class FanOut:
         only: SubscriptionConfig | None = None,
         suffix: str = "",
     ) -> int:
-        """Write the notice's rows (to `only`, when given, with `suffix` on their keys: an
-        escalation); returns how many are to be sent now."""
+        """Queue the notice's rows for `flush` (to `only`, when given, with `suffix` on their
+        keys: an escalation); returns how many are to be sent now."""
         subs = [only] if only is not None else self.subscriptions_for(notice)
         pending = 0
         for sub in subs:
-            reason = self._skip_reason(conn, sub, notice, now_us)
+            reason = self._skip_reason(sub, notice, now_us)
             for channel in sub.channels:
                 state, why, group_key = (
                     ("skipped", reason, None) if reason else self._limits(conn, sub, channel, notice, now_us)
                 )
-                row = {
-                    "key": f"{notice.source}|{sub.name}|{channel}"[: 255 - len(suffix)] + suffix,
-                    "source": notice.source[:200],
-                    "kind": notice.kind,
-                    "subscription": sub.name,
-                    "channel": channel,
-                    "device": notice.device,
-                    "camera": notice.camera,
-                    "facts": json.dumps(notice.facts, ensure_ascii=False, sort_keys=True),
-                    "picture_sha256": notice.picture_sha256,
-                    "event_id": notice.event_id,
-                    "state": state,
-                    "reason": why,
-                    "group_key": group_key,
-                    "attempts": 0,
-                    "created_us": now_us,
-                    "due_us": now_us,
-                }
-                if insert_ignore(conn, notify_outbox, row) and state == "pending":
-                    pending += 1
+                self._rows.append(
+                    {
+                        "key": f"{notice.source}|{sub.name}|{channel}"[: 255 - len(suffix)] + suffix,
+                        "source": notice.source[:200],
+                        "kind": notice.kind,
+                        "subscription": sub.name,
+                        "channel": channel,
+                        "device": notice.device,
+                        "camera": notice.camera,
+                        "facts": json.dumps(notice.facts, ensure_ascii=False, sort_keys=True),
+                        "picture_sha256": notice.picture_sha256,
+                        "event_id": notice.event_id,
+                        "state": state,
+                        "reason": why,
+                        "group_key": group_key,
+                        "attempts": 0,
+                        "created_us": now_us,
+                        "due_us": now_us,
+                        "sent_us": None,
+                        "ack_us": None,
+                        "ack_by": None,
+                    }
+                )
+                pending += state == "pending"
         return pending
 
-    def _skip_reason(self, conn: Connection, sub: SubscriptionConfig, n: Notice, now_us: int) -> str:
-        if n.kind in MAINTENANCE_KINDS:
-            m = conn.execute(select(maintenance).where(maintenance.c.device == n.device)).first()
-            if m is not None:
-                return f"pole in maintenance (by {m.by} since {iso_local(int(m.since_us), self.zone)})"
-        snooze = active_snooze(conn, n.device, n.camera, now_us)
+    def _skip_reason(self, sub: SubscriptionConfig, n: Notice, now_us: int) -> str:
+        m = self._maintenance.get(n.device)
+        if n.kind in MAINTENANCE_KINDS and m is not None:
+            return f"pole in maintenance (by {m.by} since {iso_local(int(m.since_us), self.zone)})"
+        snooze = next(
+            (
+                z
+                for z in self._snoozes
+                if z.device == n.device and z.camera in ("", n.camera) and z.until_us > now_us
+            ),
+            None,
+        )
         if snooze is not None:
             what = f"{n.device}/{snooze.camera}" if snooze.camera else n.device
             return f"{what} snoozed by {snooze.by} until {iso_local(int(snooze.until_us), self.zone)}"
@@ -116,51 +151,75 @@ class FanOut:
             return f"quiet hours {sub.quiet_hours} ({getattr(self.zone, 'key', self.zone)})"
         return ""
 
+    def _window_start(self, conn: Connection, key: tuple[str, str, str, str], since_us: int) -> int | None:
+        if key not in self._first:
+            o = notify_outbox.c
+            sub, channel, kind, device = key
+            self._first[key] = conn.execute(
+                select(o.created_us)
+                .where(
+                    o.subscription == sub,
+                    o.channel == channel,
+                    o.kind == kind,
+                    o.device == device,
+                    o.state.in_(LIVE),
+                    o.created_us >= since_us,
+                )
+                .order_by(o.created_us)
+                .limit(1)
+            ).scalar()
+        first = self._first[key]
+        return first if first is not None and first >= since_us else None
+
+    def _last_hour(self, conn: Connection, sub: str, channel: str, now_us: int) -> deque[int]:
+        times = self._hour.get((sub, channel))
+        if times is None:
+            o = notify_outbox.c
+            times = self._hour[(sub, channel)] = deque(
+                conn.execute(
+                    select(o.created_us)
+                    .where(
+                        o.subscription == sub,
+                        o.channel == channel,
+                        o.state.in_(LIVE),
+                        o.kind != "summary",
+                        o.created_us >= now_us - HOUR_US,
+                    )
+                    .order_by(o.created_us)
+                ).scalars()
+            )
+        while times and times[0] < now_us - HOUR_US:
+            times.popleft()
+        return times
+
     def _limits(
         self, conn: Connection, sub: SubscriptionConfig, channel: str, n: Notice, now_us: int
     ) -> tuple[str, str, str | None]:
-        o = notify_outbox.c
+        key = (sub.name, channel, n.kind, n.device)
         if n.group and sub.group_window_s > 0:
             window_us = int(sub.group_window_s * 1e6)
-            first = conn.execute(
-                select(o.id, o.created_us)
-                .where(
-                    o.subscription == sub.name,
-                    o.channel == channel,
-                    o.kind == n.kind,
-                    o.device == n.device,
-                    o.state.in_(LIVE),
-                    o.created_us >= now_us - window_us,
-                )
-                .order_by(o.id)
-                .limit(1)
-            ).first()
+            first = self._window_start(conn, key, now_us - window_us)
             if first is not None:
-                key = f"group:{sub.name}:{channel}:{n.kind}:{n.device}:{first.id}"
-                self._summary(
-                    conn, key, sub, channel, n, int(first.created_us) + window_us, now_us, sub.group_window_s
-                )
+                group = f"group:{sub.name}:{channel}:{n.kind}:{n.device}:{first}"
+                self._summary(conn, group, sub, channel, n, first + window_us, now_us, sub.group_window_s)
+                when = iso_local(first, self.zone)
                 return (
                     "grouped",
-                    f"grouped with #{first.id} (same kind, same pole, {sub.group_window_s:.0f} s)",
-                    key,
+                    f"grouped with the {n.kind} of {when} (within {sub.group_window_s:.0f} s)",
+                    group,
                 )
-        sent_last_hour = conn.execute(
-            select(func.count())
-            .select_from(notify_outbox)
-            .where(
-                o.subscription == sub.name,
-                o.channel == channel,
-                o.state.in_(LIVE),
-                o.kind != "summary",
-                o.created_us >= now_us - HOUR_US,
-            )
-        ).scalar_one()
-        if sent_last_hour >= sub.max_per_hour:
+        times = self._last_hour(conn, sub.name, channel, now_us)
+        if len(times) >= sub.max_per_hour:
             bucket = now_us // HOUR_US
-            key = f"limit:{sub.name}:{channel}:{bucket}"
-            self._summary(conn, key, sub, channel, n, (bucket + 1) * HOUR_US, now_us, 3600.0, device="")
-            return "grouped", f"over {sub.max_per_hour} messages an hour: counted in the hour's summary", key
+            group = f"limit:{sub.name}:{channel}:{bucket}"
+            self._summary(conn, group, sub, channel, n, (bucket + 1) * HOUR_US, now_us, 3600.0, device="")
+            return (
+                "grouped",
+                f"over {sub.max_per_hour} messages an hour: counted in the hour's summary",
+                group,
+            )
+        times.append(now_us)
+        self._first[key] = now_us
         return "pending", "", None
 
     def _summary(
@@ -175,6 +234,9 @@ class FanOut:
         window_s: float,
         device: str | None = None,
     ) -> None:
+        if key in self._summaries:
+            return
+        self._summaries.add(key)
         facts: dict[str, Any] = {"what": n.kind, "window": f"{round(window_s / 60)} min"}
         insert_ignore(
             conn,

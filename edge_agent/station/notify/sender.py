@@ -59,15 +59,14 @@ class Sender:
             log.warning("notify: %d messages were being sent when the station stopped: sending again", n)
         return int(n or 0)
 
-    def send_due(self, now_us: int) -> int:
+    def send_due(self, now_us: int, channel: str | None = None) -> int:
+        """Send what is due (on one channel, or on all); returns how many went."""
         o = notify_outbox.c
+        q = select(notify_outbox).where(o.state == "pending", o.due_us <= now_us)
+        if channel is not None:
+            q = q.where(o.channel == channel)
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(notify_outbox)
-                .where(o.state == "pending", o.due_us <= now_us)
-                .order_by(o.due_us, o.id)
-                .limit(PASS_ROWS)
-            ).all()
+            rows = conn.execute(q.order_by(o.due_us, o.id).limit(PASS_ROWS)).all()
         failed: set[str] = set()
         sent = 0
         for row in rows:

@@ -1,5 +1,7 @@
-"""The alerts' thread: every `poll_s` (sooner when ingest stored something), read what is new
-into the outbox in one transaction, escalate what nobody acknowledged, then send what is due."""
+"""The alerts' threads: every `poll_s` (sooner when ingest stored something) one reads what is
+new into the outbox in one transaction and escalates what nobody acknowledged; one thread per
+channel sends what is due on it, so a channel that hangs (a mail relay timing out) or throttles
+holds back no other."""
 
 from __future__ import annotations
 
@@ -45,16 +47,19 @@ class Notify(threading.Thread):
         self.sender = Sender(engine, settings, self.channels, store, load_key(settings.ack_key_path), zone)
         self.stopped = threading.Event()
         self.wake = threading.Event()
+        self._due = {name: threading.Event() for name in self.channels.names()}
 
     def collect(self, now: int) -> int:
         """New facts → outbox rows, with the watcher's position, in one transaction."""
         with self.engine.begin() as conn:
+            self.fanout.begin(conn, now)
             pending = sum(self.fanout.add(conn, n, now) for n in self.watcher.collect(conn, now))
             troubles, digests = self.station.collect(conn, now)
             pending += sum(self.fanout.add(conn, n, now) for n in troubles)
             for name, notice in digests:
                 pending += self.fanout.add(conn, notice, now, only=self.settings.notify.subscription(name))
             pending += self._escalate(conn, now)
+            self.fanout.flush(conn)
         return pending
 
     def _escalate(self, conn: Connection, now: int) -> int:
@@ -84,6 +89,7 @@ class Notify(threading.Thread):
         return added
 
     def tick(self) -> None:
+        """One pass of everything in the calling thread (the tests drive the stage this way)."""
         now = now_us()
         self.collect(now)
         if self.settings.notify.enabled:
@@ -91,14 +97,34 @@ class Notify(threading.Thread):
 
     def run(self) -> None:
         self.sender.recover()
+        senders = [
+            threading.Thread(target=self._send_loop, args=(name, event), name=f"notify-{name}", daemon=True)
+            for name, event in self._due.items()
+        ]
+        if self.settings.notify.enabled:
+            for t in senders:
+                t.start()
         while not self.stopped.is_set():
             try:
-                self.tick()
+                if self.collect(now_us()):
+                    for event in self._due.values():
+                        event.set()
             except Exception:
-                log.exception("notify: a pass failed (will retry)")
+                log.exception("notify: reading the stored messages failed (will retry)")
             self.wake.wait(self.settings.notify.poll_s)
             self.wake.clear()
+
+    def _send_loop(self, channel: str, due: threading.Event) -> None:
+        while not self.stopped.is_set():
+            try:
+                self.sender.send_due(now_us(), channel)
+            except Exception:
+                log.exception("notify: sending on %s failed (will retry)", channel)
+            due.wait(self.settings.notify.poll_s)
+            due.clear()
 
     def stop(self) -> None:
         self.stopped.set()
         self.wake.set()
+        for event in self._due.values():
+            event.set()

@@ -29,6 +29,7 @@ from edge_agent.station.store.ops import insert_ignore
 from edge_agent.station.store.schema import cameras, device_messages, seq_gaps
 
 GAP_WAIT_S = 300.0
+POLES_EVERY_US = 1_000_000
 BATCH = 500
 
 
@@ -61,9 +62,15 @@ class Watcher:
     def __init__(self, settings: StationSettings) -> None:
         self.settings = settings
         self.notify = settings.notify
+        self._next_poles_us = 0  # the fleet is read at most every POLES_EVERY_US, not per batch
+        self._last_poles_us = 0
 
     def collect(self, conn: Connection, now_us: int) -> list[Notice]:
-        return [*self._device_messages(conn), *self._gaps(conn, now_us), *self._poles(conn, now_us)]
+        out = [*self._device_messages(conn), *self._gaps(conn, now_us)]
+        if now_us >= self._next_poles_us or now_us < self._last_poles_us:  # (a test's clock may go back)
+            self._last_poles_us, self._next_poles_us = now_us, now_us + POLES_EVERY_US
+            out += self._poles(conn, now_us)
+        return out
 
     # -- alarms and camera health ------------------------------------------------------------
 
