@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 import onnxruntime as ort
 
+from edge_agent.detection.area import area_shrink
 from edge_agent.geometry import iou_matrix
 
 MEAN = np.array([103.53, 116.28, 123.675], np.float32)
@@ -82,8 +83,10 @@ def letterbox(image: np.ndarray, size: int) -> tuple[np.ndarray, Letterbox]:
     h, w = image.shape[:2]
     scale = min(size / w, size / h)
     nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
-    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-    resized = cv2.resize(image, (nw, nh), interpolation=interp)
+    if scale < 1:
+        resized = area_shrink(image, nw, nh)  # the same bits on every CPU (detection/area.py)
+    else:
+        resized = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_LINEAR)
     canvas = np.full((size, size, 3), PAD_VALUE, np.uint8)
     dx, dy = (size - nw) // 2, (size - nh) // 2
     canvas[dy : dy + nh, dx : dx + nw] = resized
