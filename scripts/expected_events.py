@@ -24,17 +24,12 @@ sys.path.insert(0, str(REPO))
 from edge_agent import config  # noqa: E402
 from edge_agent.agent.replay import replay  # noqa: E402
 from edge_agent.sources.opencv import probe  # noqa: E402
-from tests.event_list import CLIPS, EXPECTED, START, _t, differences, event_list, load  # noqa: E402
-
-
-def clip_path(relative: str) -> Path:
-    here = REPO / relative
-    return here if here.exists() else REPO.parent / "shared" / "data" / relative
+from tests.event_list import CLIPS, EXPECTED, START, _t, clip_video, differences, event_list, load  # noqa: E402
 
 
 def run(name: str) -> tuple[list[dict], float]:
-    relative, frames = CLIPS[name]
-    video = clip_path(relative)
+    _, frames = CLIPS[name]
+    video = clip_video(name)
     fps = probe(video).fps
     with tempfile.TemporaryDirectory() as tmp:
         replay(config.load(None), video, Path(tmp), _t(START), frames=frames)

@@ -17,11 +17,27 @@ from typing import Any
 START = "2026-01-01T00:00:00Z"  # the first frame's wall time in every replay of these lists
 SLACK_FRAMES = 2
 EXPECTED = Path(__file__).resolve().parent / "expected"
+REPO = Path(__file__).resolve().parents[1]
 CLIPS = {
     # name: (path from the repository or ../shared/data, frames replayed or None for all)
     "demo": ("demo/car-detection.mp4", None),
     "vtest-200": ("pets09_s2l1_vtest/vtest.avi", 200),
 }
+# Replayed from a copy decoded the same on every CPU (tests/exact_clip.py): MS-MPEG4 through
+# OpenCV gives x86 and arm64 other pixels. The demo clip is H.264 and gives the same events as it is.
+EXACT = {"vtest-200"}
+
+
+def clip_video(name: str) -> Path:
+    """The file a list's replay reads (None when its data is absent)."""
+    relative, frames = CLIPS[name]
+    here = REPO / relative
+    video = here if here.exists() else REPO.parent / "shared" / "data" / relative
+    if name in EXACT and video.exists():
+        from tests.exact_clip import exact_copy
+
+        return exact_copy(video, frames)
+    return video
 
 
 def _t(text: str) -> datetime:
