@@ -17,12 +17,10 @@ benchmarks/results/notify.json.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -35,37 +33,20 @@ import paho.mqtt.client as mqtt
 from common import table, timing, write
 from sqlalchemy import create_engine, func, select
 
+from edge_agent.agent.demo import LocalBroker
 from edge_agent.station.store.notify_tables import notify_outbox
 from edge_agent.station.store.schema import event_messages
-from tests.station.factory import event, thumbnail
-from tests.station.receivers import HttpReceiver, SmtpReceiver, free_port
+from tests.broker import free_port
+from tests.station.factory import alarm, event, thumbnail
+from tests.station.receivers import HttpReceiver, SmtpReceiver
 
 EVENT_LINK = re.compile(r"/events/([a-z0-9_-]+)/([a-z0-9_-]+-\d{6})")
 
 
-class Broker:
-    """mosquitto on a free loopback port, anonymous, with the shipped station broker's queue
-    limits (deploy/station/mosquitto.conf: a million queued messages per client; mosquitto's
-    default of 1,000 would drop most of a storm on the broker, before the station sees it)."""
-
-    def __init__(self, binary: str, root: Path) -> None:
-        self.port = free_port()
-        conf = root / "mosquitto.conf"
-        conf.write_text(
-            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
-            "max_queued_messages 1000000\nmax_queued_bytes 3000000000\nmax_inflight_messages 1000\n"
-        )
-        self.proc = subprocess.Popen(
-            [binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        if not wait_until(
-            lambda: socket.create_connection(("127.0.0.1", self.port), 0.2).close() is None, 10
-        ):
-            raise SystemExit("mosquitto did not start")
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(10)
+# The shipped station broker's queue limits (deploy/station/mosquitto.conf): a million queued
+# messages per client; mosquitto's default of 1,000 would drop most of a storm on the broker,
+# before the station sees it.
+QUEUE_LIMITS = "max_queued_messages 1000000\nmax_queued_bytes 3000000000\nmax_inflight_messages 1000\n"
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float) -> bool:
@@ -130,20 +111,6 @@ def poles_client(port: int) -> mqtt.Client:
     c.connect("127.0.0.1", port)
     c.loop_start()
     return c
-
-
-def alarm(device: str, n: int, start: datetime) -> tuple[str, bytes]:
-    body = {
-        "schema": "edge-agent/alarm/1",
-        "rule": "night-gate",
-        "event": f"{device}-cam0-{n:06d}",
-        "device": device,
-        "camera": "cam0",
-        "zone": "gate",
-        "label": "motorcycle",
-        "time": start.isoformat().replace("+00:00", "Z"),
-    }
-    return f"edge/{device}/cam0/alarm", json.dumps(body).encode()
 
 
 def publish_alarm(client: mqtt.Client, device: str, n: int, with_thumb: bool) -> datetime:
@@ -263,7 +230,7 @@ def main() -> None:
     if not Path(binary).exists():
         raise SystemExit("mosquitto is not installed (sudo apt install mosquitto)")
     root = Path(tempfile.mkdtemp(prefix="edge-bench-notify-"))
-    broker = Broker(binary, root)
+    broker = LocalBroker(binary, QUEUE_LIMITS)
     try:
         lat = latency(root, broker.port, args.alarms)
         print(f"latency over {args.alarms} alarms (event start on the pole → accepted by the receiver):")

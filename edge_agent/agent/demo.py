@@ -19,7 +19,6 @@ import importlib.util
 import json
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -33,7 +32,8 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 
 from edge_agent import config, shipped
-from edge_agent.agent.demo_mailbox import DemoMailbox, free_port, mailbox_installed, show_mail
+from edge_agent.agent.demo_mailbox import DemoMailbox, mailbox_installed, show_mail
+from edge_agent.agent.loopback import free_port, listening
 from edge_agent.agent.progress import Progress
 from edge_agent.agent.replay import replay
 
@@ -62,23 +62,19 @@ def demo_clip() -> Path:
 class LocalBroker:
     """A throw-away mosquitto on 127.0.0.1 for the demo."""
 
-    def __init__(self, binary: str) -> None:
+    def __init__(self, binary: str, extra_config: str = "") -> None:
         self.port = free_port()
         self._dir = tempfile.TemporaryDirectory(prefix="edge-agent-demo-")
         conf = Path(self._dir.name) / "mosquitto.conf"
-        conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
+        conf.write_text(
+            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n{extra_config}"
+        )
         self._proc = subprocess.Popen(
             [binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
-        deadline = time.monotonic() + WAIT_FOR_BROKER_S
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"mosquitto did not start on port {self.port}")
+        if not listening(self.port, WAIT_FOR_BROKER_S):
+            self.stop()
+            raise RuntimeError(f"mosquitto did not start on port {self.port}")
 
     def stop(self) -> None:
         self._proc.terminate()

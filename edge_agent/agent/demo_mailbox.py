@@ -5,21 +5,16 @@ from __future__ import annotations
 
 import importlib.util
 import shutil
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from edge_agent.agent.loopback import free_port, listening
+
 SERVER = [sys.executable, "-m", "aiosmtpd", "-n"]
 WAIT_FOR_SERVER_S = 10.0
 WAIT_FOR_MAIL_S = 30.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class DemoMailbox:
@@ -35,15 +30,9 @@ class DemoMailbox:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + WAIT_FOR_SERVER_S
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"the demo's SMTP server (aiosmtpd) did not start on port {self.port}")
+        if not listening(self.port, WAIT_FOR_SERVER_S):
+            self.stop()
+            raise RuntimeError(f"the demo's SMTP server (aiosmtpd) did not start on port {self.port}")
 
     @property
     def url(self) -> str:

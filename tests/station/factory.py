@@ -73,3 +73,18 @@ def thumbnail(
     device: str, n: int, data: bytes, camera: str = "cam0", prefix: str = "edge"
 ) -> tuple[str, bytes]:
     return Topics(prefix, device, camera).thumbnail(f"{device}-{camera}-{n:06d}"), data
+
+
+def alarm(device: str, n: int, time: datetime, camera: str = "cam0", zone: str = "gate") -> tuple[str, bytes]:
+    """The alarm a pole's rule `night-gate` fires for its event n (a motorcycle in `zone`)."""
+    body = {
+        "schema": "edge-agent/alarm/1",
+        "rule": "night-gate",
+        "event": f"{device}-{camera}-{n:06d}",
+        "device": device,
+        "camera": camera,
+        "zone": zone,
+        "label": "motorcycle",
+        "time": time.isoformat().replace("+00:00", "Z"),
+    }
+    return Topics("edge", device, camera).alarm, json.dumps(body).encode()

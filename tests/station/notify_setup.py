@@ -3,7 +3,7 @@ ingest stores them, and the alerts' stage driven pass by pass."""
 
 from __future__ import annotations
 
-import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +13,7 @@ from edge_agent.station.ingest.inbox import classify
 from edge_agent.station.notify.stage import Notify
 from edge_agent.station.store.engine import connect
 from edge_agent.station.store.pictures import PictureStore
-from tests.station.factory import event, jpeg, thumbnail
+from tests.station.factory import alarm, event, jpeg, thumbnail
 
 S = 1_000_000
 
@@ -50,18 +50,30 @@ class Ward:
         )
         if thumb:
             self.put(at_us, *thumbnail(device, n, picture))
-        body = {
-            "schema": "edge-agent/alarm/1",
-            "rule": "night-gate",
-            "event": f"{device}-cam0-{n:06d}",
-            "device": device,
-            "camera": "cam0",
-            "zone": "gate",
-            "label": "motorcycle",
-            "time": "2026-12-06T14:10:20.000Z",
-        }
-        self.put(at_us, f"edge/{device}/cam0/alarm", json.dumps(body).encode())
+        self.put(at_us, *alarm(device, n, datetime(2026, 12, 6, 14, 10, 20, tzinfo=UTC)))
         return picture
+
+    def run(self, now_us: int) -> None:
+        """One pass of the alerts' stage at `now_us` (the tests' own clock)."""
+        self.stage.collect(now_us)
+        self.stage.sender.send_due(now_us)
+
+    def web_app(self) -> Any:
+        """The station's pages over this ward, its alerts included (cookies over plain HTTP)."""
+        from edge_agent.station.web.app import create_web_app
+
+        root = self.settings.state_dir
+        return create_web_app(
+            self.engine,
+            self.store,
+            self.settings.web.model_copy(update={"cookie_secure": False}),
+            station_id=self.settings.station_id,
+            key_path=root / "station-ed25519.pem",
+            exports_dir=root / "exports",
+            zone=self.settings.zone[0],
+            ack_key_path=self.settings.ack_key_path,
+            notify=self.settings.notify,
+        )
 
     def rows(self) -> list[Any]:
         from sqlalchemy import select

@@ -7,7 +7,6 @@ import email
 import email.policy
 import http.server
 import json
-import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -16,11 +15,15 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
+from tests.broker import free_port
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+
+def arrived(items: list[Any], n: int, timeout: float) -> bool:
+    """Whether `items` (filled by a server thread) holds `n` within `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and len(items) < n:
+        time.sleep(0.05)
+    return len(items) >= n
 
 
 class SmtpReceiver:
@@ -47,10 +50,7 @@ class SmtpReceiver:
         return f"mailto://127.0.0.1:{self.port}?from=station@ward.example&to={to}&mode=insecure"
 
     def wait(self, n: int, timeout: float = 15.0) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and len(self.messages) < n:
-            time.sleep(0.05)
-        return len(self.messages) >= n
+        return arrived(self.messages, n, timeout)
 
     def close(self) -> None:
         self._controller.stop()
@@ -125,10 +125,7 @@ class HttpReceiver:
             self._server = None
 
     def wait(self, n: int, timeout: float = 15.0) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and len(self.requests) < n:
-            time.sleep(0.05)
-        return len(self.requests) >= n
+        return arrived(self.requests, n, timeout)
 
     def close(self) -> None:
         self.refuse()

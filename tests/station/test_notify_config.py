@@ -13,8 +13,9 @@ import pytest
 from edge_agent.station.evidence import auditlog
 from edge_agent.station.store.engine import connect
 from edge_agent.station.store.ops import now_us
+from tests.broker import free_port
 from tests.station.notify_setup import Ward
-from tests.station.receivers import HttpReceiver, free_port
+from tests.station.receivers import HttpReceiver
 from tests.station.test_cli import Ran
 from tests.station.test_cli import station as station
 

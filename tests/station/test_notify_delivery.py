@@ -47,11 +47,6 @@ def config(*urls: str, **retry: object) -> dict[str, object]:
     }
 
 
-def run(ward: Ward, now: int) -> None:
-    ward.stage.collect(now)
-    ward.stage.sender.send_due(now)
-
-
 def test_500_then_a_hang_then_refused_then_delivered_once(
     tmp_path: Path, db_url: str, hook: HttpReceiver
 ) -> None:
@@ -62,20 +57,20 @@ def test_500_then_a_hang_then_refused_then_delivered_once(
     try:
         hook.script[:] = [500, "hang"]
         ward.alarm(T0, thumb=False)
-        run(ward, T0)  # 500
+        ward.run(T0)  # 500
         first = {r.channel: r for r in ward.rows()}
         assert first["c0"].state == "pending" and "500" in first["c0"].reason, first["c0"].reason
-        run(ward, T0 + 2 * S)  # the receiver hangs: a timeout
+        ward.run(T0 + 2 * S)  # the receiver hangs: a timeout
         assert {r.channel: r for r in ward.rows()}["c0"].attempts == 2
         hook.refuse()
-        run(ward, T0 + 10 * S)  # refused
+        ward.run(T0 + 10 * S)  # refused
         refused = {r.channel: r for r in ward.rows()}["c0"]
         assert refused.state == "pending" and refused.attempts == 3
         assert "refused" in refused.reason.lower() or "connection" in refused.reason.lower(), refused.reason
         hook.resume()
         delivered = len(hook.requests)
         for t in range(20, 60, 10):
-            run(ward, T0 + t * S)
+            ward.run(T0 + t * S)
         rows = {r.channel: r for r in ward.rows()}
         assert rows["c0"].state == "sent" and len(hook.requests) == delivered + 1, "delivered once"
         assert rows["c1"].state == "dead" and rows["c1"].attempts == 4 and "500" in rows["c1"].reason
@@ -112,20 +107,11 @@ def test_an_acknowledge_link_works_once(tmp_path: Path, db_url: str, hook: HttpR
     t0 = now_us()  # the page checks the link's expiry against the real clock
     try:
         ward.alarm(t0, thumb=False)
-        run(ward, t0)
+        ward.run(t0)
         token = ACK.search(hook.requests[0].json()["message"])[1]  # type: ignore[index]
         key = load_key(ward.settings.ack_key_path)
         assert (ward.settings.ack_key_path.stat().st_mode & 0o777) == 0o600
-        app = create_web_app(
-            ward.engine,
-            ward.store,
-            ward.settings.web.model_copy(update={"cookie_secure": False}),
-            station_id="phuong7",
-            key_path=tmp_path / "k.pem",
-            exports_dir=tmp_path / "exports",
-            ack_key_path=ward.settings.ack_key_path,
-        )
-        client = TestClient(app, base_url="http://testserver", follow_redirects=False)
+        client = TestClient(ward.web_app(), base_url="http://testserver", follow_redirects=False)
         page = client.get(f"/notify/ack/{token}")
         assert page.status_code == 200 and "pole17" in page.text
         assert [r.ack_us for r in ward.rows()] == [None], "opening the link (a preview) acknowledges nothing"

@@ -8,7 +8,6 @@ from __future__ import annotations
 import signal
 import subprocess
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -17,19 +16,10 @@ from tests.broker import free_port
 from tests.conftest import REPO, agent_command
 from tests.station.receivers import HttpReceiver, SmtpReceiver
 from tests.station.shipped_broker import STATION_PASSWORD, STATION_USER, ShippedBroker
-from tests.station.test_e2e import start_station
+from tests.station.test_e2e import start_station, wait_for
 
 DEMO = REPO / "demo" / "car-detection.mp4"
 ALERT_AFTER_S = 8
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> float:
-    start = time.monotonic()
-    while time.monotonic() - start < timeout:
-        if predicate():
-            return time.monotonic()
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def replay(cfg: Path, out: Path) -> subprocess.CompletedProcess[str]:
@@ -76,23 +66,20 @@ def test_alarm_mail_webhook_offline_and_back(shipped_broker: ShippedBroker, tmp_
         first = replay(agent_cfg, tmp_path / "out1")
         assert first.returncode == 0, first.stderr
         ended = time.monotonic()  # the replay's end sends `offline`
-        wait_until(lambda: len(smtp.messages) >= 1, 60, "the alarm mail")
+        wait_for(lambda: len(smtp.messages) >= 1, 60, "the alarm mail")
         mail = smtp.messages[0]
         assert mail["Subject"].startswith("🔔 Báo động: ô tô tại cột pole1"), mail["Subject"]
         assert any(p.get_content_type() == "image/jpeg" for p in mail.iter_attachments())
-        wait_until(
-            lambda: any("Báo động" in r.json()["title"] for r in hook.requests), 30, "the alarm webhook"
-        )
+        wait_for(lambda: any("Báo động" in r.json()["title"] for r in hook.requests), 30, "the alarm webhook")
 
-        told = wait_until(
+        wait_for(
             lambda: any("mất kết nối" in r.json()["title"] for r in hook.requests), 60, "the offline message"
         )
+        told = time.monotonic()
         assert told - ended >= ALERT_AFTER_S - 1, "not before alert_after_s"
         second = replay(agent_cfg, tmp_path / "out2")  # the pole is back
         assert second.returncode == 0, second.stderr
-        wait_until(
-            lambda: any("hoạt động lại" in r.json()["title"] for r in hook.requests), 60, "back online"
-        )
+        wait_for(lambda: any("hoạt động lại" in r.json()["title"] for r in hook.requests), 60, "back online")
         alarms = [m for m in smtp.messages if "Báo động" in m["Subject"]]
         assert len(alarms) == 1, "the second pass's alarms are grouped (group_window_s = 3600)"
     finally:

@@ -12,9 +12,9 @@ from edge_agent.station.auth.accounts import add_user
 from edge_agent.station.evidence import auditlog
 from edge_agent.station.notify.acks import acknowledge, load_key
 from edge_agent.station.store.ops import now_us
-from edge_agent.station.web.app import create_web_app
+from tests.broker import free_port
 from tests.station.notify_setup import Ward
-from tests.station.receivers import HttpReceiver, free_port
+from tests.station.receivers import HttpReceiver
 from tests.station.test_web_support import CHEAP, PASSWORD, login
 
 with warnings.catch_warnings():
@@ -45,17 +45,7 @@ def test_the_alerts_pages(tmp_path: Path) -> None:
         ward.put(now_us(), "edge/pole17/status", b"online")
         ward.alarm(now_us(), n=1)
         ward.stage.tick()
-        app = create_web_app(
-            ward.engine,
-            ward.store,
-            ward.settings.web.model_copy(update={"cookie_secure": False}),
-            station_id="phuong7",
-            key_path=tmp_path / "k.pem",
-            exports_dir=tmp_path / "exports",
-            zone=ward.settings.zone[0],
-            ack_key_path=ward.settings.ack_key_path,
-            notify=ward.settings.notify,
-        )
+        app = ward.web_app()
         origin = {"Origin": "http://testserver"}
 
         def client(name: str) -> TestClient:

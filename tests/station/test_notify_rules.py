@@ -48,11 +48,6 @@ def config(hook: HttpReceiver, **sub: object) -> dict[str, object]:
     }
 
 
-def run(ward: Ward, now: int) -> None:
-    ward.stage.collect(now)
-    ward.stage.sender.send_due(now)
-
-
 def test_fifty_alarms_in_a_minute_are_one_message_and_a_count(
     tmp_path: Path, db_url: str, hook: HttpReceiver
 ) -> None:
@@ -60,11 +55,11 @@ def test_fifty_alarms_in_a_minute_are_one_message_and_a_count(
     try:
         for i in range(50):
             ward.alarm(T0 + i * S, n=i + 1, thumb=False)
-            run(ward, T0 + i * S + 6 * S)  # past the thumbnail wait
+            ward.run(T0 + i * S + 6 * S)  # past the thumbnail wait
         assert len(hook.requests) == 1, [r.json()["title"] for r in hook.requests]
         states = Counter(r.state for r in ward.rows())
         assert states == {"sent": 1, "grouped": 49, "pending": 1}, states  # the summary waits
-        run(ward, T0 + 307 * S)  # the window (300 s) from the first message has ended
+        ward.run(T0 + 307 * S)  # the window (300 s) from the first message has ended
         assert len(hook.requests) == 2
         summary = hook.requests[1].json()
         assert "49" in summary["title"] and "pole17" in summary["title"], summary
@@ -73,7 +68,7 @@ def test_fifty_alarms_in_a_minute_are_one_message_and_a_count(
         assert all(r.reason.startswith(first) for r in grouped)
         # alarms on another pole of the group are their own thread
         ward.alarm(T0 + 308 * S, device="pole18", n=1, thumb=False)
-        run(ward, T0 + 315 * S)
+        ward.run(T0 + 315 * S)
         assert len(hook.requests) == 3 and "pole18" in hook.requests[2].json()["title"]
     finally:
         ward.close()
@@ -84,12 +79,12 @@ def test_the_hourly_limit_holds_back_and_counts(tmp_path: Path, db_url: str, hoo
     try:
         for i in range(8):
             ward.alarm(T0 + i * S, n=i + 1, thumb=False)
-        run(ward, T0 + 20 * S)
+        ward.run(T0 + 20 * S)
         assert len(hook.requests) == 3
         limited = [r for r in ward.rows() if r.state == "grouped"]
         assert len(limited) == 5 and "an hour" in limited[0].reason
         hour_end = (T0 // (3600 * S) + 1) * 3600 * S
-        run(ward, hour_end + S)
+        ward.run(hour_end + S)
         assert len(hook.requests) == 4 and "5" in hook.requests[3].json()["title"]
     finally:
         ward.close()
@@ -103,7 +98,7 @@ def test_quiet_hours_snooze_and_maintenance_skip_with_their_reason(
     try:
         ward.put(T0, "edge/pole17/cam0/health", b'{"kind": "covered", "active": true, "detail": "dark"}')
         ward.alarm(T0, n=1, thumb=False)
-        run(ward, T0 + 6 * S)
+        ward.run(T0 + 6 * S)
         rows = {r.kind: r for r in ward.rows()}
         assert rows["camera_health"].state == "skipped"
         assert rows["camera_health"].reason == "quiet hours 13:00-14:00 (Asia/Ho_Chi_Minh)"
@@ -111,13 +106,13 @@ def test_quiet_hours_snooze_and_maintenance_skip_with_their_reason(
 
         snooze(ward.engine, "pole17", "cam0", 3600, "volunteer-lan", "market stall until Sunday")
         ward.alarm(T0 + 10 * S, n=2, thumb=False)
-        run(ward, T0 + 16 * S)
+        ward.run(T0 + 16 * S)
         second = [r for r in ward.rows() if r.kind == "alarm"][-1]
         assert second.state == "skipped" and "pole17/cam0 snoozed by volunteer-lan until" in second.reason
 
         set_maintenance(ward.engine, "pole18", True, "volunteer-lan", "new bracket")
         ward.put(T0 + 20 * S, "edge/pole18/cam0/health", b'{"kind": "moved", "active": true}')
-        run(ward, T0 + 4000 * S)  # after the quiet hour and the snooze
+        ward.run(T0 + 4000 * S)  # after the quiet hour and the snooze
         moved = [r for r in ward.rows() if r.device == "pole18"][-1]
         assert moved.state == "skipped" and moved.reason.startswith("pole in maintenance (by volunteer-lan")
         assert len(hook.requests) == 1
@@ -132,20 +127,20 @@ def test_a_pole_down_is_told_after_alert_after_s_reminded_and_back(
     try:
         ward.put(T0, "edge/pole17/status", b"online")
         ward.put(T0, "edge/pole17/stats", b"{}")
-        run(ward, T0 + S)
+        ward.run(T0 + S)
         ward.put(T0 + 10 * S, "edge/pole17/status", b"offline")  # the pole's will
-        run(ward, T0 + 11 * S)
-        run(ward, T0 + 60 * S)
+        ward.run(T0 + 11 * S)
+        ward.run(T0 + 60 * S)
         assert hook.requests == [], "not before alert_after_s (60 s)"
-        run(ward, T0 + 71 * S)
+        ward.run(T0 + 71 * S)
         assert len(hook.requests) == 1 and "pole17" in hook.requests[0].json()["title"]
-        run(ward, T0 + 3000 * S)
+        ward.run(T0 + 3000 * S)
         assert len(hook.requests) == 1
-        run(ward, T0 + 3611 * S)
+        ward.run(T0 + 3611 * S)
         assert len(hook.requests) == 2 and "1 h 00 min" in hook.requests[1].json()["title"]
         ward.put(T0 + 3700 * S, "edge/pole17/status", b"online")
         ward.put(T0 + 3700 * S, "edge/pole17/stats", b"{}")
-        run(ward, T0 + 3701 * S)
+        ward.run(T0 + 3701 * S)
         assert len(hook.requests) == 3
         back = hook.requests[2].json()
         assert back["title"].startswith("✅") and "1 h 01 min" in back["message"]
@@ -161,11 +156,11 @@ def test_a_flapping_pole_is_said_to_flap_once(tmp_path: Path, db_url: str, hook:
         t = T0
         for _ in range(6):  # down 2 min, up 3 min, six times in half an hour
             ward.put(t, "edge/pole17/status", b"offline")
-            run(ward, t + S)
-            run(ward, t + 61 * S)
+            ward.run(t + S)
+            ward.run(t + 61 * S)
             ward.put(t + 120 * S, "edge/pole17/status", b"online")
             ward.put(t + 120 * S, "edge/pole17/stats", b"{}")
-            run(ward, t + 121 * S)
+            ward.run(t + 121 * S)
             t += 300 * S
         titles = [r.json()["title"] for r in hook.requests]
         assert sum("chập chờn" in x for x in titles) == 1, titles
@@ -181,13 +176,13 @@ def test_an_alarm_nobody_acknowledges_is_escalated(tmp_path: Path, db_url: str, 
     ward = Ward(tmp_path, db_url, cfg)
     try:
         ward.alarm(T0, n=1, thumb=False)
-        run(ward, T0 + 6 * S)
+        ward.run(T0 + 6 * S)
         assert len(hook.requests) == 1
-        run(ward, T0 + 100 * S)
+        ward.run(T0 + 100 * S)
         assert len(hook.requests) == 1
-        run(ward, T0 + 200 * S)
+        ward.run(T0 + 200 * S)
         assert len(hook.requests) == 2
-        run(ward, T0 + 400 * S)
+        ward.run(T0 + 400 * S)
         assert len(hook.requests) == 2, "escalated once"
         rows = ward.rows()
         assert [(r.subscription, r.key.endswith("|esc")) for r in rows] == [("to3", False), ("officer", True)]
@@ -209,20 +204,20 @@ def test_the_station_tells_of_its_own_stall_and_sends_a_daily_digest(
         ward.put(T0, "edge/pole18/status", b"offline")
         ward.put(T0, "edge/pole17/cam0/health", b'{"kind": "covered", "active": true}')
         ward.alarm(T0, n=1, thumb=False)
-        run(ward, T0 + 6 * S)
-        run(ward, T0 + 500 * S)
+        ward.run(T0 + 6 * S)
+        ward.run(T0 + 500 * S)
         assert not any("không nhận được tin" in r.json()["title"] for r in hook.requests), "not yet"
-        run(ward, T0 + 601 * S)
-        run(ward, T0 + 700 * S)
+        ward.run(T0 + 601 * S)
+        ward.run(T0 + 700 * S)
         stalled = [r.json() for r in hook.requests if "không nhận được tin" in r.json()["title"]]
         assert len(stalled) == 1 and "kết nối broker: connected" in stalled[0]["message"]
         # T0 is 13:13 ward time: the digest comes the next morning at 07:00, once
         morning = T0 + (17 * 3600 + 47 * 60) * S
         ward.put(morning - 60 * S, "edge/pole17/stats", b"{}")
-        run(ward, morning - 30 * S)
+        ward.run(morning - 30 * S)
         assert not any("Tóm tắt" in r.json()["title"] for r in hook.requests)
-        run(ward, morning + 5 * S)
-        run(ward, morning + 65 * S)
+        ward.run(morning + 5 * S)
+        ward.run(morning + 65 * S)
         digests = [r.json() for r in hook.requests if "Tóm tắt" in r.json()["title"]]
         assert len(digests) == 1, digests
         body = digests[0]["message"]
@@ -247,11 +242,11 @@ def test_a_nearly_full_station_disk_is_told_once(tmp_path: Path, hook: HttpRecei
         cfg = config(hook)
         cfg["subscriptions"][0]["kinds"].append("station_disk")  # type: ignore[index]
         ward = Ward(disk, f"sqlite:///{tmp_path / 's.db'}", cfg)
-        run(ward, T0)
+        ward.run(T0)
         assert hook.requests == []
         (disk / "filler").write_bytes(b"\0" * (int(3.8 * 2**20)))
-        run(ward, T0 + S)
-        run(ward, T0 + 2 * S)
+        ward.run(T0 + S)
+        ward.run(T0 + 2 * S)
         told = [r.json() for r in hook.requests]
         assert len(told) == 1 and "ổ đĩa sắp đầy" in told[0]["title"], told
         assert str(disk / "state") in told[0]["message"]

@@ -10,13 +10,12 @@ from __future__ import annotations
 import argparse
 import re
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from edge_agent.station.config import StationSettings
 from edge_agent.station.errors import EXIT_CASE, EXIT_CONFIG, EXIT_FAILED, UserError
 from edge_agent.station.query.localtime import iso_local
 from edge_agent.station.store.ops import now_us
-from edge_agent.station.store.schema import devices
 
 DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhd]?)$")
 UNIT_S = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -101,9 +100,11 @@ def snooze(engine: Engine, args: argparse.Namespace, actor: str) -> int:
         raise UserError(
             f"notify {args.action}: name the pole (e.g. notify {args.action} pole17)", EXIT_CONFIG
         )
+    from edge_agent.station.fleet.state import known
+
     with engine.connect() as conn:
-        known = conn.execute(select(devices.c.device).where(devices.c.device == args.pole)).first()
-    if known is None:
+        exists = known(conn, args.pole)
+    if not exists:
         raise UserError(f"no pole named {args.pole!r} has sent anything to this station", EXIT_CASE)
     what = f"{args.pole}/{args.camera}" if args.camera else args.pole
     if args.action == "unsnooze":

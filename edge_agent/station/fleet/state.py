@@ -35,6 +35,11 @@ def _state(r: Any, now_us: int, stale_us: int) -> tuple[str, int | None]:
     return "unknown", r.first_seen_us
 
 
+def known(conn: Connection, device: str) -> bool:
+    """Whether `device` has sent this station anything."""
+    return conn.execute(select(devices.c.device).where(devices.c.device == device)).first() is not None
+
+
 def fleet(conn: Connection, now_us: int, stale_after_s: float) -> list[dict[str, Any]]:
     stale_us = int(stale_after_s * 1e6)
     gaps: dict[str, tuple[int, int]] = {

@@ -24,17 +24,12 @@ from sqlalchemy import Connection, func, select
 from edge_agent.station.config import StationSettings
 from edge_agent.station.fleet.state import fleet
 from edge_agent.station.notify.notice import Notice
-from edge_agent.station.notify.watch import cursor, set_cursor
+from edge_agent.station.notify.watch import cursor, duration, set_cursor
 from edge_agent.station.query.search import to_iso
 from edge_agent.station.store.schema import device_messages, devices, events
 
 DAY_US = 86_400_000_000
 DIGEST_WINDOW_MIN = 60
-
-
-def _duration(seconds: float) -> str:
-    minutes = int(seconds // 60)
-    return f"{minutes} min" if minutes < 120 else f"{minutes // 60} h {minutes % 60:02d} min"
 
 
 class StationWatcher:
@@ -81,7 +76,7 @@ class StationWatcher:
         if quiet >= self.settings.notify.stall_after_s * 1e6 and not stalled:
             set_cursor(conn, "stalled_since", heard)
             facts = {
-                "quiet_for": _duration(quiet / 1e6),
+                "quiet_for": duration(quiet / 1e6),
                 "last_heard": to_iso(heard),
                 "broker": "connected" if self.broker_up() else "NOT connected",
                 "time": to_iso(now_us),

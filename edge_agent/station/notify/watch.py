@@ -232,7 +232,7 @@ class Watcher:
                 return values, ("pole_offline", f"offline:{device}:{down_since}", facts)
             due = [r for r in n.reminders_s if now_us - down_since >= r * 1e6]
             if row.alerted_us is not None and len(due) > row.reminders and not flapping:
-                facts["down_for"] = _duration((now_us - down_since) / 1e6)
+                facts["down_for"] = duration((now_us - down_since) / 1e6)
                 return {"reminders": len(due)}, (
                     "pole_reminder",
                     f"reminder:{device}:{down_since}:{len(due)}",
@@ -250,13 +250,14 @@ class Watcher:
             f"back:{device}:{down_since}",
             {
                 "since": to_iso(down_since),
-                "down_for": _duration((now_us - down_since) / 1e6),
+                "down_for": duration((now_us - down_since) / 1e6),
                 "time": to_iso(now_us),
             },
         )
 
 
-def _duration(seconds: float) -> str:
+def duration(seconds: float) -> str:
+    """A length of time as a message says it: 45 min, 3 h 05 min, 2 d 4 h."""
     minutes = int(seconds // 60)
     if minutes < 60:
         return f"{minutes} min"

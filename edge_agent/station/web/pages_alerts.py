@@ -4,19 +4,18 @@ snoozes, the outbox with every skip's reason and the dead letters; "send a test"
 
 from __future__ import annotations
 
-from sqlalchemy import Select, select
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from edge_agent.station.evidence import auditlog
+from edge_agent.station.fleet.state import known
 from edge_agent.station.notify.channels import Channels, Outcome
 from edge_agent.station.notify.probe import send_test
 from edge_agent.station.notify.report import overview, send_again
 from edge_agent.station.notify.snooze import snooze, unsnooze
 from edge_agent.station.store.ops import now_us
-from edge_agent.station.store.schema import devices
 from edge_agent.station.web.context import Ctx, actor
 from edge_agent.station.web.i18n import N_
 
@@ -72,9 +71,8 @@ def routes(ctx: Ctx) -> list[BaseRoute]:
 
         def work() -> bool:
             with ctx.engine.connect() as conn:
-                known = conn.execute(select_device(device)).first()
-            if known is None:
-                return False
+                if not known(conn, device):
+                    return False
             if seconds is None:
                 unsnooze(ctx.engine, device, camera, actor(request))
             else:
@@ -91,7 +89,3 @@ def routes(ctx: Ctx) -> list[BaseRoute]:
         Route("/notify/{id}/again", again, methods=["POST"]),
         Route("/poles/{device}/snooze", pole_snooze, methods=["POST"]),
     ]
-
-
-def select_device(device: str) -> Select[tuple[str]]:
-    return select(devices.c.device).where(devices.c.device == device)

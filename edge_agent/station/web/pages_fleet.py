@@ -13,10 +13,11 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from edge_agent.station.fleet.maintenance import set_maintenance
+from edge_agent.station.fleet.state import known
 from edge_agent.station.notify.snooze import snoozes
 from edge_agent.station.query.search import to_iso
 from edge_agent.station.store.ops import now_us
-from edge_agent.station.store.schema import cameras, device_messages, devices
+from edge_agent.station.store.schema import cameras, device_messages
 from edge_agent.station.store.web_tables import maintenance
 from edge_agent.station.web.charts import chart
 from edge_agent.station.web.context import Ctx, actor
@@ -140,10 +141,10 @@ def routes(ctx: Ctx) -> list[Route]:
 
         def work() -> bool:
             with ctx.engine.connect() as conn:
-                known = conn.execute(select(devices.c.device).where(devices.c.device == device)).first()
-            if known:
+                exists = known(conn, device)
+            if exists:
                 set_maintenance(ctx.engine, device, on, actor(request), note)
-            return known is not None
+            return exists
 
         if not await run_in_threadpool(work):
             return ctx.render(request, "error.html", 404, message=ctx.t(request, "No such pole."))
