@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy.orm import aliased
 
 from edge_agent.station.evidence import auditlog
 from edge_agent.station.store.notify_tables import notify_acks, notify_outbox
@@ -115,17 +116,12 @@ def acknowledge(engine: Engine, key: bytes, token: str, ip: str, now_us: int) ->
     return result
 
 
-def acknowledged(conn: Connection, source: str) -> Any:
-    o = notify_outbox.c
-    return conn.execute(
-        select(o.ack_us, o.ack_by).where(o.source == source, o.ack_us.is_not(None)).limit(1)
-    ).first()
-
-
 def unacknowledged(conn: Connection, subscription: str, older_than_us: int, since_us: int) -> list[Any]:
     """Alarm rows of `subscription` sent before `older_than_us` (and after `since_us`) that nobody
-    has acknowledged: the ones to escalate."""
+    has acknowledged (an acknowledgement marks every row of its alarm) and that have not been
+    escalated yet: the ones to escalate."""
     o = notify_outbox.c
+    escalated = aliased(notify_outbox)
     return list(
         conn.execute(
             select(notify_outbox).where(
@@ -136,6 +132,9 @@ def unacknowledged(conn: Connection, subscription: str, older_than_us: int, sinc
                 o.sent_us <= older_than_us,
                 o.sent_us >= since_us,
                 ~o.key.endswith("|esc"),
+                ~select(escalated.c.id)
+                .where(escalated.c.source == o.source, escalated.c.key.endswith("|esc"))
+                .exists(),
             )
         )
     )

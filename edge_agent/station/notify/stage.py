@@ -14,7 +14,7 @@ from datetime import tzinfo
 from sqlalchemy import Connection, Engine
 
 from edge_agent.station.config import StationSettings
-from edge_agent.station.notify.acks import acknowledged, load_key, unacknowledged
+from edge_agent.station.notify.acks import load_key, unacknowledged
 from edge_agent.station.notify.channels import Channels
 from edge_agent.station.notify.fanout import FanOut
 from edge_agent.station.notify.notice import Notice
@@ -71,8 +71,6 @@ class Notify(threading.Thread):
             target = n.subscription(sub.escalate_to)
             late = now - int(sub.escalate_after_s * 1e6)
             for row in unacknowledged(conn, sub.name, late, now - ESCALATE_LOOKBACK_US):
-                if acknowledged(conn, row.source) is not None:
-                    continue
                 facts = json.loads(row.facts) | {"escalated_from": sub.name}
                 notice = Notice(
                     "alarm",
