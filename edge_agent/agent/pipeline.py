@@ -18,7 +18,7 @@ from edge_agent.config import Settings
 from edge_agent.contract import Message, Topics
 from edge_agent.delivery.seqstore import SeqStore
 from edge_agent.detection import Detector
-from edge_agent.events import EventBuilder
+from edge_agent.events import EventBuilder, MotionAlarm
 from edge_agent.motion import MotionDetector, MotionResult
 from edge_agent.sources import Frame, Source
 from edge_agent.tracking import Tracker
@@ -26,6 +26,7 @@ from edge_agent.tracking import Tracker
 log = logging.getLogger(__name__)
 
 STAGES = ("motion", "detector", "tracker", "events", "publish")
+# The motion alarm (alarms on motion alone) is counted with the events.
 
 
 @dataclass
@@ -56,6 +57,7 @@ class Pipeline:
         self.tracker = Tracker(settings.tracker)
         next_seq = next_seq or SeqStore(settings.state_dir / "seq").next  # no outbox: a file
         self.events = EventBuilder(settings, self.topics, self.detector.model_id, next_seq)
+        self.motion_alarm = MotionAlarm(settings.alarms, settings.zones)
         self.motion: MotionDetector | None = None  # built on the first frame (needs its size)
         self.motion_switch = MotionSwitch(self.topics, settings.pipeline.motion_off_delay_s)
         self.stats = PipelineStats()
@@ -74,7 +76,9 @@ class Pipeline:
         cpu = self.stats.stage_cpu_ns
         t0 = time.thread_time_ns()
         if self.motion is None:
-            self.motion = MotionDetector(self.settings.motion, frame.width, frame.height)
+            self.motion = MotionDetector(
+                self.settings.motion, frame.width, frame.height, self.motion_alarm.min_height
+            )
         moved: MotionResult = self.motion.process(frame)
         t1 = time.thread_time_ns()
         tracks = self.tracker.moving_boxes()
@@ -83,6 +87,7 @@ class Pipeline:
         tracked = self.tracker.update(frame, detections)
         t3 = time.thread_time_ns()
         out = self.events.process(frame, tracked)
+        out += self.events.motion(frame, self.motion_alarm.process(frame, moved, tracked.active))
         t4 = time.thread_time_ns()
         out += self.motion_switch.update(frame, bool(moved.boxes))
         out += [health_message(self.topics, frame, alert) for alert in moved.alerts]
@@ -128,12 +133,13 @@ class Pipeline:
         if now - last.mono_ns >= self.settings.tracker.max_unseen_s * 1e9:
             ended = self.tracker.end_all()
             log.info("camera gone for %.0f s: ended %d tracks", (now - last.mono_ns) / 1e9, len(ended))
-            self._publish(self.events.flush(last))
+            self._publish(self.events.motion(last, self.motion_alarm.end_all()) + self.events.flush(last))
 
     def finish(self) -> None:
         """End every live track (end events), as at the end of a file or on shutdown."""
         if self.last_frame is not None:
-            self._publish(self.events.flush(self.last_frame))
+            last = self.last_frame
+            self._publish(self.events.motion(last, self.motion_alarm.end_all()) + self.events.flush(last))
 
     def stop(self) -> None:
         self._stop.set()
@@ -166,6 +172,9 @@ class Pipeline:
             self.detector = detector
         self.tracker.cfg = settings.tracker
         self.events.reconfigure(settings)
+        self.motion_alarm.reconfigure(settings.alarms, settings.zones)
+        if self.motion is not None:
+            self.motion.presence_height = self.motion_alarm.min_height
         self.motion_switch.off_delay_ns = int(settings.pipeline.motion_off_delay_s * 1e9)
         log.info("configuration reloaded")
 

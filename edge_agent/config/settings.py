@@ -125,6 +125,19 @@ class AlarmRule(Section):
     labels: Labels = Field(default_factory=lambda: ["person"])
     start: TimeOfDay = Field("22:00", description="local time HH:MM")
     end: TimeOfDay = Field("05:00", description="local time HH:MM")
+    motion_s: float = Field(
+        0.0,
+        ge=0,
+        le=60,
+        description="also ring on motion alone: a person-sized moving object this many seconds "
+        "in the zone that the detector names nothing (night, IR); 0: off",
+    )
+    motion_min_height: float = Field(
+        0.08, gt=0, le=1, description="least height of that object, as a share of the frame's height"
+    )
+    motion_max_speed: float = Field(
+        0.3, gt=0, le=5, description="fastest it may move, in frame heights per second (lights sweep faster)"
+    )
 
     @model_validator(mode="after")
     def _window(self) -> AlarmRule:

@@ -16,6 +16,25 @@ from edge_agent.config.section import Section
 class MotionConfig(Section):
     height: int = Field(120, ge=48, le=480, description="rows of the small gray image motion works on")
     threshold: int = Field(18, ge=1, le=255, description="least gray-level change of a moving pixel")
+    night_threshold: int = Field(
+        9,
+        ge=1,
+        le=255,
+        description="the same at night (mean gray below night_level): a person in IR or street light "
+        "differs from the road by less than by day",
+    )
+    night_level: float = Field(
+        50.0,
+        ge=0,
+        le=255,
+        description="mean gray of the small image below which night_threshold applies",
+    )
+    presence_frames: int = Field(
+        5,
+        ge=1,
+        le=50,
+        description="motion alarms: where anything moved in this many last frames, parts joined into objects",
+    )
     noise_factor: float = Field(
         3.0, ge=0, le=20, description="raise the threshold to this many times the frame noise"
     )

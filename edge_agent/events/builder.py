@@ -30,6 +30,7 @@ from edge_agent.contract import (
 )
 from edge_agent.events.alarms import fired
 from edge_agent.events.counts import LineCounts
+from edge_agent.events.motion_alarm import MOTION, MotionAlarmOutput
 from edge_agent.events.thumbnails import Jpeg, ThumbnailPicker, snapshot
 from edge_agent.events.zones import Zones
 from edge_agent.geometry import Box, bottom_centre, normalise
@@ -92,6 +93,23 @@ class EventBuilder:
         for t in tracked.ended:
             out += self._end(frame, t)
         out += self.counts.maybe_publish(frame, self.topics, self.settings.device_id)
+        return out
+
+    def motion(self, frame: Frame, found: MotionAlarmOutput) -> list[Message]:
+        """Events and alarms of objects that rang on motion alone (`motion_alarm`): label
+        "motion", no detector score, its picture the best of its time in the zone."""
+        out: list[Message] = []
+        for b in found.candidates:  # no detector score: size and sharpness choose its picture
+            self.picker.offer(-b.id, frame.image, b.box, 1.0, frame.wall)
+        for b in found.active:
+            out += self._observe(frame, b.as_track())
+        for ring in found.rings:
+            state = self.states[-ring.blob.id]
+            out.append(self._alarm(ring.rule.name, state, ring.rule.zone, MOTION, frame))
+        for b in found.ended:
+            out += self._end(frame, b.as_track())
+        for b in found.dropped:
+            self.picker.forget(-b.id)
         return out
 
     def flush(self, frame: Frame) -> list[Message]:
@@ -161,19 +179,20 @@ class EventBuilder:
         out = []
         for zone in sorted(entered):
             for rule in fired(self.settings.alarms, zone, t.label, frame.wall):
-                body = Alarm(
-                    rule=rule.name,
-                    event=state.id,
-                    device=self.settings.device_id,
-                    camera=self.topics.camera,
-                    zone=zone,
-                    label=t.label,
-                    time=frame.wall,
-                )
-                out.append(
-                    Message(self.topics.alarm, body.model_dump_json(by_alias=True).encode(), Kind.ALARM)
-                )
+                out.append(self._alarm(rule.name, state, zone, t.label, frame))
         return out
+
+    def _alarm(self, rule: str, state: EventState, zone: str, label: str, frame: Frame) -> Message:
+        body = Alarm(
+            rule=rule,
+            event=state.id,
+            device=self.settings.device_id,
+            camera=self.topics.camera,
+            zone=zone,
+            label=label,
+            time=frame.wall,
+        )
+        return Message(self.topics.alarm, body.model_dump_json(by_alias=True).encode(), Kind.ALARM)
 
     def _end(self, frame: Frame, t: Track) -> list[Message]:
         state = self.states.get(t.id)

@@ -24,6 +24,7 @@ from edge_agent.config import MotionConfig
 from edge_agent.geometry import Box, merge_parts
 from edge_agent.motion import exposure, ghosts
 from edge_agent.motion.camera_health import CameraAlert, CameraHealth
+from edge_agent.motion.presence import Presence, PresenceFinder
 from edge_agent.sources import Frame
 
 KERNEL = cv2.getStructuringElement(cv2.MORPH_RECT, (3, 3))
@@ -33,6 +34,7 @@ ONE = (1.0, 0.0, 0.0, 0.0)
 # that the whole threshold cut off (vtest.avi: one more split walker at 1.0).
 SWAY_SHARE = 0.5
 SWAY_KERNELS = {r: cv2.getStructuringElement(cv2.MORPH_RECT, (2 * r + 1, 2 * r + 1)) for r in (1, 2, 3)}
+NIGHT_HYSTERESIS = 10.0  # gray levels above night_level before the picture is day again
 
 
 @dataclass(slots=True)
@@ -41,6 +43,7 @@ class MotionResult:
     fraction: float  # share of the unmasked small image that moved
     scene_change: bool = False
     alerts: list[CameraAlert] = field(default_factory=list)
+    presence: list[Presence] = field(default_factory=list)  # whole objects (only when asked for)
 
     @property
     def motion(self) -> bool:
@@ -72,8 +75,15 @@ def find_blobs(mask: np.ndarray, min_px: int) -> list[Box]:
 
 
 class MotionDetector:
-    def __init__(self, cfg: MotionConfig, frame_width: int, frame_height: int) -> None:
+    def __init__(
+        self, cfg: MotionConfig, frame_width: int, frame_height: int, presence_height: float | None = None
+    ) -> None:
+        """`presence_height`: also find whole objects at least this share of the frame tall
+        (`MotionResult.presence`, for alarms on motion alone); None: not needed."""
         self.cfg = cfg
+        self.night = False
+        self._presence = PresenceFinder(cfg.presence_frames, (frame_width, frame_height))
+        self.presence_height = presence_height
         self.frame_size = (frame_width, frame_height)
         self.health = CameraHealth(cfg)
         self._bg: np.ndarray | None = None
@@ -106,6 +116,7 @@ class MotionDetector:
             self._start(gray)
         assert self._bg is not None and self._streak is not None
         mean = cv2.mean(gray)[0]
+        self.night = mean < self.cfg.night_level + (NIGHT_HYSTERESIS if self.night else 0.0)
         jump = abs(mean - self._prev_mean)
         self._prev_mean = mean
         previous, self._previous = self._previous, gray
@@ -140,6 +151,7 @@ class MotionDetector:
             self._guessed[:] = 0
             self._watching = 0
             self._relearn = self.cfg.relearn_frames
+            self._presence.reset()
             return MotionResult([], fraction, scene_change=True, alerts=alerts)
 
         # Persistence: count consecutive moving frames per pixel (saturating).
@@ -166,7 +178,15 @@ class MotionDetector:
             blobs = find_blobs(persistent, self.cfg.min_blob_px)
         if self.cfg.sway_px and blobs:
             blobs = self._without_sway(blobs, persistent, gray, bg8, thr)
-        return MotionResult(self._boxes(blobs, persistent.shape), fraction, alerts=alerts)
+        presence: list[Presence] = []
+        if self.presence_height is not None:
+            rows = max(1, round(self.presence_height * persistent.shape[0]))
+            kept = np.zeros_like(persistent)  # the blobs kept above: no swaying edge, no ghost
+            for x1, y1, x2, y2 in blobs:
+                window = (slice(int(y1), int(y2)), slice(int(x1), int(x2)))
+                kept[window] = persistent[window]
+            presence = self._presence.update(kept, gray, self._bg, rows)
+        return MotionResult(self._boxes(blobs, persistent.shape), fraction, alerts=alerts, presence=presence)
 
     def _without_sway(
         self, blobs: list[Box], persistent: np.ndarray, gray: np.ndarray, bg8: np.ndarray, thr: float
@@ -222,8 +242,9 @@ class MotionDetector:
 
     def _threshold(self, diff: np.ndarray) -> float:
         """The least difference from the background that counts as moving: `threshold`, raised
-        to `noise_factor` times the median difference (the frame's noise) in a noisy picture."""
-        floor = self.cfg.threshold
+        to `noise_factor` times the median difference (the frame's noise) in a noisy picture;
+        `night_threshold` in a dark picture, whose people differ less from the road."""
+        floor = self.cfg.night_threshold if self.night else self.cfg.threshold
         if self.cfg.noise_factor <= 0:
             return floor
         noise = exposure.median_outside(diff[exposure.GRID], None, floor / self.cfg.noise_factor)

@@ -100,9 +100,9 @@ LABELS = {
         "bicycle": "xe đạp",
         "bus": "xe buýt",
         "truck": "xe tải",
-        "motion": "chuyển động",
+        "motion": "chuyển động (chưa rõ là gì)",  # a motion alarm: the model named nothing
     },
-    "en": {},
+    "en": {"motion": "motion (nothing identified)"},
 }
 KIND_NAMES = {
     "vi": {

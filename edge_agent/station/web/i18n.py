@@ -53,7 +53,7 @@ def N_(message: str) -> str:
 # Shown from data (a pole's state, a label, a thumbnail's status, a role): listed for extraction.
 FROM_DATA = (
     *(N_("online"), N_("offline"), N_("silent"), N_("unknown")),
-    *(N_("person"), N_("bicycle"), N_("motorcycle"), N_("car"), N_("bus"), N_("truck")),
+    *(N_("person"), N_("bicycle"), N_("motorcycle"), N_("car"), N_("bus"), N_("truck"), N_("motion")),
     *(N_("ok"), N_("pending"), N_("missing"), N_("mismatch"), N_("none")),
     *(N_("admin"), N_("police"), N_("volunteer"), N_("resident")),
     *(N_("sending"), N_("sent"), N_("dead"), N_("skipped"), N_("grouped")),  # an alert's state

@@ -26,7 +26,7 @@ from edge_agent.station.web.context import Ctx, actor
 from edge_agent.station.web.pages_fleet import jpeg
 
 FORM_FIELDS = ("device", "camera", "label", "zone", "line", "from", "to", "min_score", "stationary", "cursor")
-LABELS = ("person", "bicycle", "motorcycle", "car", "bus", "truck")
+LABELS = ("person", "bicycle", "motorcycle", "car", "bus", "truck", "motion")  # motion: a motion alarm
 
 
 def search_params(request: Request, limit: int) -> QueryParams:
