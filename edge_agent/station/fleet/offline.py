@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select, update
 
-from edge_agent.station.fleet.state import fleet
+from edge_agent.station.fleet.state import DOWN, fleet, overdue
 from edge_agent.station.store.schema import devices
 
 log = logging.getLogger("edge_agent.station.fleet")
@@ -22,26 +22,21 @@ class OfflineAlerts:
     def __init__(self, engine: Engine, stale_after_s: float, alert_after_s: float, topic: str) -> None:
         self.engine = engine
         self.stale_after_s = stale_after_s
-        self.alert_after_us = int(alert_after_s * 1e6)
+        self.alert_after_s = alert_after_s
         self.topic = topic
 
     def check(self, now_us: int, publish: Callable[[str, bytes], bool]) -> list[dict[str, Any]]:
         sent = []
         with self.engine.begin() as conn:
             for pole in fleet(conn, now_us, self.stale_after_s):
-                down = pole["state"] in ("offline", "silent")
+                down = pole["state"] in DOWN
                 row = conn.execute(
                     select(devices.c.alerted_us, devices.c.status_us, devices.c.stats_us).where(
                         devices.c.device == pole["device"]
                     )
                 ).one()
                 since_us = row.status_us if pole["state"] == "offline" else row.stats_us
-                if (
-                    down
-                    and row.alerted_us is None
-                    and since_us is not None
-                    and now_us - since_us >= self.alert_after_us
-                ):
+                if row.alerted_us is None and overdue(pole, since_us, now_us, self.alert_after_s):
                     body = {
                         "device": pole["device"],
                         "alert": pole["state"],

@@ -35,6 +35,20 @@ def _state(r: Any, now_us: int, stale_us: int) -> tuple[str, int | None]:
     return "unknown", r.first_seen_us
 
 
+DOWN = ("offline", "silent")
+
+
+def overdue(pole: dict[str, Any], down_since_us: int | None, now_us: int, alert_after_s: float) -> bool:
+    """Whether a pole is down (offline or silent) and has been since `down_since_us` for
+    `alert_after_s`: the one rule for telling anyone (a Wi-Fi blip tells no one). The MQTT
+    alert (`offline`) and the alert messages (`notify.watch`) both ask it."""
+    return (
+        pole["state"] in DOWN
+        and down_since_us is not None
+        and now_us - down_since_us >= int(alert_after_s * 1e6)
+    )
+
+
 def known(conn: Connection, device: str) -> bool:
     """Whether `device` has sent this station anything."""
     return conn.execute(select(devices.c.device).where(devices.c.device == device)).first() is not None

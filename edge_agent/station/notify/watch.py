@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import Connection, select, update
 
 from edge_agent.station.config import StationSettings
-from edge_agent.station.fleet.state import fleet
+from edge_agent.station.fleet.state import DOWN, fleet, overdue
 from edge_agent.station.notify.notice import Notice
 from edge_agent.station.query.localtime import instant
 from edge_agent.station.query.search import to_iso
@@ -168,7 +168,7 @@ class Watcher:
                     conn, notify_poles, {"device": device, "state": "up", "reminders": 0, "alerts": "[]"}
                 )
                 row = conn.execute(select(notify_poles).where(notify_poles.c.device == device)).one()
-            down = pole["state"] in ("offline", "silent")
+            down = pole["state"] in DOWN
             values, notice = self._pole_step(row, pole, down, now_us)
             if values:
                 conn.execute(update(notify_poles).where(notify_poles.c.device == device).values(**values))
@@ -191,7 +191,6 @@ class Watcher:
         self, row: Any, pole: dict[str, Any], down: bool, now_us: int
     ) -> tuple[dict[str, Any], tuple[str, str, dict[str, Any]] | None]:
         n = self.notify
-        alert_us = int(self.settings.fleet.alert_after_s * 1e6)
         window_us = int(n.flap_window_s * 1e6)
         device = pole["device"]
         stats = pole.get("stats_age_s")
@@ -216,7 +215,8 @@ class Watcher:
                 "last_heard": last_heard,
                 "time": to_iso(down_since),
             }
-            if row.alerted_us is None and now_us - down_since >= alert_us:
+            late = overdue(pole, down_since, now_us, self.settings.fleet.alert_after_s)
+            if row.alerted_us is None and late:
                 alerts.append(now_us)
                 values: dict[str, Any] = {"alerted_us": now_us, "alerts": json.dumps(alerts)}
                 if flapping:
