@@ -5,12 +5,15 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from collections.abc import Callable
 from types import FrameType
 
 import uvicorn
 from sqlalchemy import Engine
 
+from edge_agent.contract import Topics
 from edge_agent.station.config import StationSettings
+from edge_agent.station.fleet.live_look import LiveLook
 from edge_agent.station.fleet.maintenance import muting
 from edge_agent.station.fleet.offline import OfflineAlerts
 from edge_agent.station.ingest.archive import Archive
@@ -74,6 +77,21 @@ def _exit_cleanly(_sig: int, _frame: object) -> None:
     raise SystemExit(0)
 
 
+def asker(ingest: Ingest) -> Callable[[str], bool]:
+    """Live look's `ask` through the brokers the station reads: the pole's `snapshot` command (the
+    shipped ACL lets the station write `P/+/cmd/#`), on every broker connected now (a pole is on one)."""
+
+    def ask(device: str) -> bool:
+        asked = False
+        for c in ingest.clients:
+            if c.connected.is_set():
+                topic = Topics(c.broker.prefix, device, "").command("snapshot")
+                asked |= c.client.publish(topic, b"{}", qos=1).rc == 0
+        return asked
+
+    return ask
+
+
 def run(settings: StationSettings, engine: Engine | None = None) -> int:
     engine = engine or connect(settings.database_url)
     store = PictureStore(settings.pictures_dir)
@@ -112,6 +130,7 @@ def run(settings: StationSettings, engine: Engine | None = None) -> int:
         zone=zone,
         ack_key_path=settings.ack_key_path,
         notify=settings.notify,
+        look=LiveLook(asker(ingest)),
     )
     server = _Server(
         uvicorn.Config(

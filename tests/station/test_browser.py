@@ -15,7 +15,7 @@ import textwrap
 import threading
 import time
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,13 +85,18 @@ def station(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Station]:
 
     from edge_agent.agent.demo import LocalBroker, free_port
     from edge_agent.station.config import WebConfig, load
+    from edge_agent.station.fleet.live_look import LiveLook
     from edge_agent.station.ingest.archive import Archive
     from edge_agent.station.ingest.subscriber import Ingest
+    from edge_agent.station.service import asker
 
     tmp = tmp_path_factory.mktemp("browser")
     broker = LocalBroker(shutil.which("mosquitto") or "/usr/sbin/mosquitto")
+    ask: list[Callable[[str], bool]] = []  # the station's asker, once its ingest is up
     ward = make_ward(
-        tmp, web=WebConfig(public_poles=["pole1"], live_interval_s=LIVE_INTERVAL_S, cookie_secure=True)
+        tmp,
+        web=WebConfig(public_poles=["pole1"], live_interval_s=LIVE_INTERVAL_S, cookie_secure=True),
+        look=LiveLook(lambda device: ask[0](device)),
     )
     settings = load(
         None,
@@ -103,6 +108,7 @@ def station(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Station]:
     )
     ingest = Ingest(settings, Archive(ward.engine), ward.store)
     ingest.start()
+    ask.append(asker(ingest))
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(ward.app, host="127.0.0.1", port=port, log_level="warning"))
     server.config.timeout_graceful_shutdown = 1
@@ -201,6 +207,67 @@ def test_stopping_a_pole_turns_it_offline_on_the_fleet_page_without_a_reload(
             # trouble first: the offline pole is above the healthy one
             order = page.eval_on_selector_all("li.pole", "els => els.map(e => e.id)")
             assert order.index("pole-pole9") < order.index("pole-pole1")
+    finally:
+        pole.kill()
+        pole.wait(10)
+        page.context.close()
+
+
+# A pole that answers the snapshot command as the agent does: a retained JPEG, new each time.
+ANSWERING_POLE = textwrap.dedent(
+    """
+    import sys, time
+    import cv2, numpy as np
+    import paho.mqtt.client as mqtt
+    name, port = sys.argv[1], int(sys.argv[2])
+    n = [0]
+    def answer(c, userdata, msg):
+        n[0] += 1
+        img = np.full((120, 160, 3), (n[0] * 40) % 256, np.uint8)
+        ok, jpg = cv2.imencode(".jpg", img)
+        c.publish(f"edge/{name}/cam0/snapshot", jpg.tobytes(), qos=1, retain=True)
+    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=name, protocol=mqtt.MQTTv5)
+    c.on_message = answer
+    c.connect("127.0.0.1", port, keepalive=5)
+    c.subscribe(f"edge/{name}/cmd/snapshot", qos=1)
+    c.loop_start()
+    c.publish(f"edge/{name}/status", b"online", qos=1, retain=True).wait_for_publish(10)
+    answer(c, None, None)  # its first snapshot
+    print("up", flush=True)
+    while True:
+        time.sleep(1)
+    """
+)
+
+
+def test_watch_live_on_a_pole_page_shows_a_new_picture_each_second(browser: Any, station: Station) -> None:
+    pole = subprocess.Popen(
+        [sys.executable, "-c", ANSWERING_POLE, "pole8", str(station.broker_port)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    page = new_page(browser, station, "volunteer")
+    try:
+        with screenshot_on_failure(page, station, "live-look"):
+            assert pole.stdout is not None and pole.stdout.readline().strip() == "up"
+            deadline = time.monotonic() + 15
+            while time.monotonic() < deadline:  # the station has archived its first snapshot
+                page.goto(f"{station.url}/poles/pole8")
+                if page.locator('img[data-cam="cam0"][src]').count():
+                    break
+                time.sleep(0.5)
+            img = page.locator('img[data-cam="cam0"]')
+            seen = {img.get_attribute("src")}
+            page.click("#look")
+            sync_api.expect(page.locator("#look")).to_have_attribute("aria-pressed", "true")
+            deadline = time.monotonic() + 20
+            while len(seen) < 4 and time.monotonic() < deadline:
+                seen.add(img.get_attribute("src"))
+                time.sleep(0.2)
+            assert len(seen) >= 4, seen  # three new pictures while watching
+            page.click("#look")  # stop: no more pictures are asked for
+            sync_api.expect(page.locator("#look")).to_have_attribute("aria-pressed", "false")
+            assert img.evaluate("el => el.naturalWidth") == 160  # a picture, not a broken image
     finally:
         pole.kill()
         pole.wait(10)

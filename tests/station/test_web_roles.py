@@ -31,6 +31,7 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("GET", "/fleet"): {A, P, V},
     ("GET", "/fleet/live"): {A, P, V},
     ("GET", "/poles/{device}"): {A, P, V},
+    ("GET", "/poles/{device}/look"): {A, P, V},
     ("GET", "/poles/{device}/{camera}/snapshot.jpg"): {A, P, V},
     ("POST", "/poles/{device}/maintenance"): {A, V},
     ("POST", "/poles/{device}/snooze"): {A, V},

@@ -19,6 +19,7 @@ from edge_agent.station.auth.accounts import add_user
 from edge_agent.station.auth.guard import Guard
 from edge_agent.station.config import WebConfig
 from edge_agent.station.evidence.cases import add_events, open_case
+from edge_agent.station.fleet.live_look import LiveLook
 from edge_agent.station.ingest.archive import Archive, Received
 from edge_agent.station.ingest.inbox import PictureRecord, classify
 from edge_agent.station.store.ops import now_us
@@ -133,7 +134,11 @@ def login(client: TestClient, name: str, password: str) -> object:
 
 
 def make_ward(
-    tmp: Path, db_url: str | None = None, web: WebConfig | None = None, zone: str = "Asia/Ho_Chi_Minh"
+    tmp: Path,
+    db_url: str | None = None,
+    web: WebConfig | None = None,
+    zone: str = "Asia/Ho_Chi_Minh",
+    look: LiveLook | None = None,
 ) -> Ward:
     """A seeded ward whose pages show times in `zone` (Ho Chi Minh City: UTC+7, no daylight saving)."""
     from edge_agent.station.store.engine import connect
@@ -153,5 +158,6 @@ def make_ward(
         key_path=tmp / "station-ed25519.pem",
         exports_dir=tmp / "exports",
         zone=ZoneInfo(zone),
+        look=look,
     )
     return Ward(engine, store, app, tmp)

@@ -23,6 +23,7 @@ from edge_agent.station.auth.accounts import User
 from edge_agent.station.auth.guard import Guard
 from edge_agent.station.config import WebConfig
 from edge_agent.station.config.notify import NotifyConfig
+from edge_agent.station.fleet.live_look import LiveLook
 from edge_agent.station.store.pictures import PictureStore
 from edge_agent.station.web import (
     pages_access,
@@ -65,9 +66,10 @@ def create_web_app(
     zone: tzinfo = UTC,
     ack_key_path: Path | None = None,
     notify: NotifyConfig | None = None,
+    look: LiveLook | None = None,
 ) -> Guard:
     ctx = Ctx(
-        engine, store, web, station_id, key_path, exports_dir, stale_after_s, zone, ack_key_path, notify
+        engine, store, web, station_id, key_path, exports_dir, stale_after_s, zone, ack_key_path, notify, look
     )
     api = create_api(engine, store, stale_after_s, zone)
     routes: list[BaseRoute] = [

@@ -150,6 +150,31 @@ def routes(ctx: Ctx) -> list[Route]:
             return ctx.render(request, "error.html", 404, message=ctx.t(request, "No such pole."))
         return RedirectResponse(f"/poles/{device}", 303)
 
+    def look_json(device: str) -> str:
+        """Ask the watched pole for a picture (at most once a second, whoever watches), and say
+        which snapshot each camera has now: the page loads a camera's picture when it changed."""
+        if ctx.look is not None:
+            ctx.look.watch(device)
+        with ctx.engine.connect() as conn:
+            rows = conn.execute(
+                select(cameras.c.camera, cameras.c.snapshot_sha256).where(cameras.c.device == device)
+            ).all()
+        return json.dumps({r.camera: (r.snapshot_sha256 or "")[:12] for r in rows}, sort_keys=True)
+
+    async def look(request: Request) -> Response:
+        device = request.path_params["device"]
+
+        def exists() -> bool:
+            with ctx.engine.connect() as conn:
+                return known(conn, device)
+
+        if not await run_in_threadpool(exists):
+            return ctx.render(request, "error.html", 404, message=ctx.t(request, "No such pole."))
+        if ctx.look is None:
+            message = ctx.t(request, "Live look needs the station's broker connection (station run).")
+            return ctx.render(request, "error.html", 503, message=message)
+        return stream(request, ctx.web, "look", lambda: look_json(device))
+
     def snapshot(request: Request) -> Response:
         p = request.path_params
         with ctx.engine.connect() as conn:
@@ -164,6 +189,7 @@ def routes(ctx: Ctx) -> list[Route]:
         Route("/fleet", fleet_page),
         Route("/fleet/live", fleet_live),
         Route("/poles/{device}", pole_page),
+        Route("/poles/{device}/look", look),
         Route("/poles/{device}/{camera}/snapshot.jpg", snapshot),
         Route("/poles/{device}/maintenance", maintenance_switch, methods=["POST"]),
     ]

@@ -29,6 +29,7 @@ RULES: list[Rule] = [
     rule("/fleet", *FLEET),
     rule("/fleet/live", *FLEET),
     rule("/poles/{device}", *FLEET),
+    rule("/poles/{device}/look", *FLEET),
     rule("/poles/{device}/{camera}/snapshot.jpg", *FLEET),
     rule("/poles/{device}/maintenance", A, V, methods=("POST",)),
     rule("/poles/{device}/snooze", A, V, methods=("POST",)),

@@ -29,4 +29,35 @@
     source.onerror = function () { if (state) { state.textContent = "○"; } };
   }
   document.querySelectorAll("[data-live]").forEach(follow);
+
+  // Live look on a pole's page: while the button is on, the station asks the pole for a picture
+  // a second and the page shows each new one; it stops by itself after 5 minutes.
+  var look = document.getElementById("look");
+  if (look) {
+    var label = look.textContent, source = null, timer = null;
+    var stop = function () {
+      if (source) { source.close(); source = null; }
+      clearTimeout(timer);
+      look.textContent = label;
+      look.setAttribute("aria-pressed", "false");
+    };
+    look.addEventListener("click", function () {
+      if (source) { stop(); return; }
+      source = new EventSource(look.dataset.look);
+      look.textContent = look.dataset.stop;
+      look.setAttribute("aria-pressed", "true");
+      timer = setTimeout(stop, 5 * 60 * 1000);
+      source.addEventListener("look", function (msg) {
+        var cams = JSON.parse(msg.data);
+        Object.keys(cams).forEach(function (cam) {
+          var img = document.querySelector('img[data-cam="' + cam + '"]');
+          if (img && cams[cam] && !img.src.endsWith("v=" + cams[cam])) {
+            img.src = location.pathname + "/" + encodeURIComponent(cam) + "/snapshot.jpg?v=" + cams[cam];
+            img.hidden = false;
+          }
+        });
+        look.dataset.updated = String(Date.now());
+      });
+    });
+  }
 })();
