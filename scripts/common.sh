@@ -24,6 +24,23 @@ need_apt() {
     fi
 }
 
+# Debian packages by name, for parts that are libraries rather than commands (GStreamer's RTSP
+# server for the test camera): installed when dpkg does not have them.
+need_deb() {
+    local missing=()
+    local pkg
+    for pkg in "$@"; do
+        if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+            missing+=("$pkg")
+        fi
+    done
+    if [ ${#missing[@]} -gt 0 ]; then
+        echo "installing Debian packages: ${missing[*]}"
+        as_root apt-get update -qq
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    fi
+}
+
 # uv, the lock's tool, at the version the lock names, into .tools/ (pip with --require-hashes:
 # scripts/uv-requirements.txt is exported from uv.lock itself). Prints the path of the uv binary.
 ensure_uv() {

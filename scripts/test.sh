@@ -5,10 +5,13 @@ cd "$(dirname "$0")/.."
 # shellcheck source=scripts/common.sh
 . scripts/common.sh
 # The real parts the tests start themselves: a broker, PostgreSQL (initdb in a temp folder), a
-# Debian root booted with systemd-nspawn.
+# Debian root booted with systemd-nspawn, a live RTSP camera (GStreamer's server, fed a clip
+# ffmpeg encoded).
 need_apt mosquitto mosquitto shellcheck shellcheck openssl openssl systemd-analyze systemd \
     pg_ctlcluster postgresql systemd-nspawn systemd-container debootstrap debootstrap \
-    chromium chromium ssh-keygen openssh-client
+    chromium chromium ssh-keygen openssh-client ffmpeg ffmpeg
+need_deb gstreamer1.0-rtsp gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base \
+    gstreamer1.0-plugins-good gstreamer1.0-plugins-bad python3-gi
 ensure_venv station dev
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .

@@ -26,15 +26,16 @@ from edge_agent.agent.notify import Notifier, watchdog_interval_s
 from edge_agent.agent.pipeline import Pipeline
 from edge_agent.agent.pipeline_messages import camera_message
 from edge_agent.agent.sink import Sink
-from edge_agent.contract import redact
+from edge_agent.contract import Topics, redact
 from edge_agent.delivery.commands import Commands
 from edge_agent.delivery.mqtt import Delivery
 from edge_agent.detection import Detector
+from edge_agent.recording.recorder import Recorder
 from edge_agent.sources import Source, open_camera
 
 log = logging.getLogger(__name__)
 
-RESTART_SECTIONS = ("device_id", "state_dir", "camera", "mqtt", "outbox", "homeassistant")
+RESTART_SECTIONS = ("device_id", "state_dir", "camera", "mqtt", "outbox", "homeassistant", "recording")
 DEFAULT_WATCHDOG_S = 60.0
 MIN_STALL_S = 3.0  # the pipeline ticks at least every second; a silence this long is a hang
 
@@ -56,6 +57,18 @@ class Service:
             sinks.append(self.delivery)
         else:
             log.warning("mqtt.url is not set: events are made but published nowhere")
+        self.recorder: Recorder | None = None
+        if settings.recording.enabled:
+            self.recorder = Recorder(
+                settings.recording,
+                settings.device_id,
+                settings.camera.id,
+                settings.camera.source,
+                settings.state_dir,
+                Topics(settings.mqtt.prefix, settings.device_id, settings.camera.id),
+                publish=self.delivery.publish if self.delivery else None,
+            )
+            sinks.append(self.recorder)  # events and motion decide which segments are kept
         next_seq = self.delivery.outbox.next_seq if self.delivery else None
         self.pipeline = Pipeline(settings, self.source, sinks, next_seq=next_seq)
         self.stats = StatsBuilder(
@@ -127,6 +140,8 @@ class Service:
             self._counters(), self.delivery.figures() if self.delivery else {}, advance=advance
         )
         body["camera_error"] = self.source.stats.last_error or None
+        if self.recorder is not None:
+            body["recording"] = self.recorder.stats()
         return body
 
     def camera_state(self) -> str:
@@ -157,6 +172,8 @@ class Service:
             return "the camera's capture thread has died"
         if self.delivery is not None and not self.delivery.alive():
             return "the delivery or MQTT thread has died"
+        if self.recorder is not None and not self.recorder.alive():
+            return "the recording thread has died"
         return ""
 
     def _supervise(self) -> None:
@@ -193,6 +210,8 @@ class Service:
     def run(self) -> int:
         if self.delivery is not None:
             self.delivery.start()  # the command handlers are in place
+        if self.recorder is not None:
+            self.recorder.start()
         thread = threading.Thread(target=self._supervise, name="supervisor", daemon=True)
         thread.start()
         self.notifier.ready()
@@ -203,6 +222,8 @@ class Service:
             self.notifier.stopping()
             self._stop.set()
             self.source.close()
+            if self.recorder is not None:
+                self.recorder.close()  # the last segment decided, the chain's head signed and sent
             if self.delivery is not None:
                 self.delivery.close()  # sends the end events first, then `offline`
         return 0

@@ -13,6 +13,7 @@ from edge_agent.config.device import default_device_id
 from edge_agent.config.errors import ConfigError, format_errors
 from edge_agent.config.fields import ID_PATTERN, Fraction, Id, Point
 from edge_agent.config.loader import CREDENTIALS, effective, effective_text, load
+from edge_agent.config.recording import RecordingConfig
 from edge_agent.config.section import Section
 from edge_agent.config.settings import (
     DEFAULT_CONFIG_PATH,
@@ -54,6 +55,7 @@ __all__ = [
     "OutboxConfig",
     "PipelineConfig",
     "Point",
+    "RecordingConfig",
     "Section",
     "Settings",
     "ThumbnailConfig",

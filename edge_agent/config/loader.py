@@ -52,7 +52,8 @@ def _secrets(data: dict[str, Any]) -> tuple[str, ...]:
     found: list[str] = []
     urls: list[Any] = []
     environ = {k.upper(): v for k, v in os.environ.items()}
-    for section, key in (("mqtt", "password"), ("mqtt", "url"), ("camera", "source")):
+    secret_keys = (("mqtt", "password"), ("mqtt", "url"), ("camera", "source"), ("recording", "source"))
+    for section, key in secret_keys:
         sect = data.get(section)
         value = sect.get(key) if isinstance(sect, dict) else None
         env = environ.get(f"{ENV_PREFIX}{section.upper()}__{key.upper()}")
@@ -123,6 +124,8 @@ def effective(settings: Settings) -> dict[str, Any]:
     if settings.mqtt.password is not None:
         data["mqtt"]["password"] = MASK
     data["camera"]["source"] = mask_url(settings.camera.source)
+    if settings.recording.source is not None:
+        data["recording"]["source"] = mask_url(settings.recording.source)
     return data
 
 

@@ -41,6 +41,7 @@ from edge_agent.config.fields import (
     TimeOfDay,
     TopicPrefix,
 )
+from edge_agent.config.recording import RecordingConfig, record_problem
 from edge_agent.config.rules import cross_check
 from edge_agent.config.section import Section, not_below
 from edge_agent.config.vision import DetectorConfig, MotionConfig, TrackerConfig
@@ -224,12 +225,16 @@ class Settings(BaseSettings):
     outbox: OutboxConfig = Field(default_factory=OutboxConfig)
     health: HealthConfig = Field(default_factory=HealthConfig)
     homeassistant: HomeAssistantConfig = Field(default_factory=HomeAssistantConfig)
+    recording: RecordingConfig = Field(default_factory=RecordingConfig)
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Settings:
         problems = cross_check(
             self.zones, self.lines, self.alarms, self.detector.labels, self.camera, self.motion.height
         )
+        why = record_problem(self.recording.stream(self.camera.source)) if self.recording.enabled else None
+        if why:
+            problems.append(f"recording: {why}")
         if problems:
             raise ValueError("\n".join(problems))
         return self

@@ -20,6 +20,7 @@ class Kind(StrEnum):
     HEALTH = "health"
     REPLY = "reply"
     DISCOVERY = "discovery"
+    FOOTAGE = "footage"  # a segment record or a signed head of a camera's footage chain
 
 
 @dataclass(frozen=True, slots=True)

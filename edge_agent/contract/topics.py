@@ -66,3 +66,13 @@ class Topics:
     def health(self) -> str:
         """Camera health alerts (frozen, covered, moved, blurred): an addition to contract v1."""
         return f"{self.camera_root}/health"
+
+    @property
+    def footage(self) -> str:
+        """One segment record of the camera's footage chain per closed, kept segment."""
+        return f"{self.camera_root}/footage"
+
+    @property
+    def footage_heads(self) -> str:
+        """The pole's signature over the chain's head, every `recording.sign_every` records."""
+        return f"{self.camera_root}/footage/heads"

@@ -49,7 +49,7 @@ __all__ = ["Outbox", "OutboxError", "Row"]
 log = logging.getLogger(__name__)
 
 PICTURES = (Kind.THUMBNAIL.value, Kind.SNAPSHOT.value)
-IMMEDIATE = (Kind.EVENT, Kind.ALARM)
+IMMEDIATE = (Kind.EVENT, Kind.ALARM, Kind.FOOTAGE)
 MAX_PENDING_BYTES = 4 * 2**20  # what may wait in memory while the disk refuses writes
 ROOM_ROWS = 32  # pictures deleted per attempt to make room on a full disk
 
