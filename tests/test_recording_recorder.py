@@ -179,12 +179,8 @@ def test_a_recording_disk_that_goes_away_loses_segments_not_the_recorder(
     assert rec.stats()["error"] is None
 
 
-@pytest.mark.parametrize(
-    ("source", "words"), [("picamera2", "Pi camera"), ("/dev/video0", "USB camera")]
-)
-def test_a_camera_that_cannot_be_recorded_is_a_config_error(
-    tmp_path: Path, source: str, words: str
-) -> None:
+@pytest.mark.parametrize(("source", "words"), [("picamera2", "Pi camera"), ("/dev/video0", "USB camera")])
+def test_a_camera_that_cannot_be_recorded_is_a_config_error(tmp_path: Path, source: str, words: str) -> None:
     path = tmp_path / "config.toml"
     path.write_text(f'[camera]\nsource = "{source}"\n[recording]\nenabled = true\n')
     with pytest.raises(config.ConfigError) as caught:

@@ -4,9 +4,12 @@ A `SegmentRecord` says what one closed segment file is: its size and sha256, its
 frame's wall time (and whether the clock was synchronised) and monotonic time, its frames and
 codec. Its `prev` is the sha256 of the previous record's canonical bytes (`canonical`: JSON with
 sorted keys and no spaces) and `index` counts up from 0 per camera, so a removed, inserted,
-reordered or altered record breaks a link. Every few records the pole signs the head with its
-own Ed25519 key (`SignedHead`); whoever holds the pole's public key (32 raw bytes, pinned by the
-station the first time it sees it) can check that the chain up to there is the pole's own.
+reordered or altered record breaks a link. `chain` names the chain (16 random hex digits made
+when it began at index 0, carried by each record), so a chain begun again — a new recording disk,
+a pole reinstalled — is told apart from the old one instead of colliding with it. Every few
+records the pole signs the head with its own Ed25519 key (`SignedHead`); whoever holds the pole's
+public key (32 raw bytes, pinned by the station the first time it sees it) can check that the
+chain up to there is the pole's own.
 
 The checks here are pure and name what is wrong in a sentence: `check_chain` (the links),
 `check_segment` / `check_segment_file` (a file's bytes against its record), `check_head` (a
@@ -38,6 +41,7 @@ MAX_RECORD_BYTES = 4096
 Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 Name = Annotated[str, Field(pattern=r"^[a-z0-9_-]{1,64}$")]
 FileName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,128}$")]
+ChainId = Annotated[str, Field(pattern=r"^[0-9a-f]{16}$")]
 
 
 class FootageError(ValueError):
@@ -68,6 +72,7 @@ class SegmentRecord(_Strict):
     schema_: str = Field(FOOTAGE_SCHEMA, alias="schema", pattern=r"^edge-agent/footage/1$")
     device: Name
     camera: Name
+    chain: ChainId = Field(description="the chain's id, random when it began at index 0")
     index: int = Field(ge=0, lt=2**53, description="0 for the camera's first segment, then +1 each")
     prev: Sha256 = Field(description="sha256 of the previous record's canonical bytes (zeros: first)")
     name: FileName = Field(description="the segment's file name in the pole's recording folder")
@@ -99,11 +104,12 @@ class SegmentRecord(_Strict):
 
 
 class SignedHead(_Strict):
-    """The pole's signature over a chain's head: (device, camera, index, sha256 of that record)."""
+    """The pole's signature over a chain's head: (device, camera, chain, index, sha256 of that record)."""
 
     schema_: str = Field(FOOTAGE_SCHEMA, alias="schema", pattern=r"^edge-agent/footage/1$")
     device: Name
     camera: Name
+    chain: ChainId
     index: int = Field(ge=0, lt=2**53)
     head: Sha256 = Field(description="sha256 of the canonical bytes of record `index`")
     time: datetime = Field(description="when the pole signed (its clock)")
@@ -137,9 +143,9 @@ def key_fingerprint(public_key: bytes) -> str:
     return hashlib.sha256(public_key).hexdigest()[:16]
 
 
-def head_message(device: str, camera: str, index: int, head: str) -> bytes:
-    """What the pole signs for a head: a fixed domain line, then canonical JSON of the four."""
-    body = {"camera": camera, "device": device, "head": head, "index": index}
+def head_message(device: str, camera: str, chain: str, index: int, head: str) -> bytes:
+    """What the pole signs for a head: a fixed domain line, then canonical JSON of the five."""
+    body = {"camera": camera, "chain": chain, "device": device, "head": head, "index": index}
     return HEAD_DOMAIN + json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
 
 
@@ -195,11 +201,17 @@ def check_chain(
         return problems
     device = device or records[0].device
     camera = camera or records[0].camera
+    chain = records[0].chain
     before: SegmentRecord | None = None
     for r in records:
         if (r.device, r.camera) != (device, camera):
             problems.append(
                 f"{_label(r)} is from {r.device}/{r.camera}, not {device}/{camera}: "
+                "it was spliced in from another chain"
+            )
+        elif r.chain != chain:
+            problems.append(
+                f"{_label(r)} belongs to chain {r.chain} of {device}/{camera}, not to chain {chain}: "
                 "it was spliced in from another chain"
             )
         if before is None:
@@ -272,7 +284,12 @@ def check_head(head: SignedHead, public_key: bytes, record: SegmentRecord | None
     problems: list[str] = []
     where = f"the signed head at record {head.index} of {head.device}/{head.camera}"
     if record is not None:
-        if (record.device, record.camera, record.index) != (head.device, head.camera, head.index):
+        if (record.device, record.camera, record.chain, record.index) != (
+            head.device,
+            head.camera,
+            head.chain,
+            head.index,
+        ):
             problems.append(f"{where} is not about {_label(record)} of {record.device}/{record.camera}")
         elif record_hash(record) != head.head:
             problems.append(f"{where} does not name {_label(record)} as it is now: the record was altered")
@@ -283,7 +300,7 @@ def check_head(head: SignedHead, public_key: bytes, record: SegmentRecord | None
     expected = key_fingerprint(public_key)
     try:
         signature = base64.b64decode(head.signature, validate=True)
-        key.verify(signature, head_message(head.device, head.camera, head.index, head.head))
+        key.verify(signature, head_message(head.device, head.camera, head.chain, head.index, head.head))
     except (InvalidSignature, binascii.Error, ValueError):
         signer = "" if head.key == expected else f" (it names key {head.key})"
         problems.append(

@@ -8,7 +8,8 @@ last whole record; a bad line earlier stays as it is (the chain's history is nev
 and `read_records` reports it. `append(segment)` writes the segment's record — `prev` the hash
 of the previous record's canonical bytes, `index` one more — as one `write()` on an O_APPEND
 file, fsynced. Every `sign_every` records and at `close()` the head is signed with the pole's
-key into `{camera}.heads.jsonl` (`SignedHead`: device, camera, index, the head record's hash).
+key into `{camera}.heads.jsonl` (`SignedHead`: device, camera, chain, index, the head record's
+hash). A chain begun afresh (no file) gets a new random id, which every record carries.
 The models and checks are `edge_agent.contract.footage`, which the station imports to verify.
 """
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 import base64
 import logging
 import os
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -176,6 +178,7 @@ class Chain:
         self.sign_every = max(1, sign_every)
         self.last = last
         self.last_signed = last_signed
+        self.chain_id = last.chain if last is not None else secrets.token_hex(8)
         self._boot = boot_id()
         flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
         self._records_fd = os.open(chain_path(directory, camera), flags, 0o644)
@@ -212,6 +215,7 @@ class Chain:
         return SegmentRecord(
             device=self.device,
             camera=self.camera,
+            chain=self.chain_id,
             index=self.next_index,
             prev=ZERO_HASH if self.last is None else record_hash(self.last),
             name=segment.path.name,
@@ -243,10 +247,13 @@ class Chain:
         if self.last is None or self.last_signed == self.last.index:
             return None
         digest = record_hash(self.last)
-        signature = self.key.sign(head_message(self.device, self.camera, self.last.index, digest))
+        signature = self.key.sign(
+            head_message(self.device, self.camera, self.chain_id, self.last.index, digest)
+        )
         head = SignedHead(
             device=self.device,
             camera=self.camera,
+            chain=self.chain_id,
             index=self.last.index,
             head=digest,
             time=datetime.now(UTC),

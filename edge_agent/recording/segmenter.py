@@ -18,14 +18,15 @@ so.
 
 Why PyAV and not FFmpeg's own segment muxer (`ffmpeg -rtsp_transport tcp -i URL -c copy -f segment
 -segment_format mp4 …` as a child process): both copy packets through the same libavformat code,
-and `benchmarks/recording.py` measures them side by side (benchmarks/results/recording.json:
-both well under 1 % of one core per camera here, the difference within noise of each other).
-PyAV is already a dependency (the wheel ships its own FFmpeg for aarch64, no apt `ffmpeg` on the
-Pi), and in-process it gives what the chain needs at the moment a segment closes — the exact
-frames, keyframes and pts of each, the receipt time of the first packet, a hash of the closed
-file — without parsing a child's segment list or guessing when it has finished a file, and the
-reconnect policy, timeouts, logs and stop are ours instead of a supervisor's around ffmpeg (which
-exits when an RTSP camera drops).
+and `benchmarks/recording.py` measures them side by side on one RTSP camera (docs/benchmarks.md:
+about 1 % of one core here for this segmenter against about 0.6 % for ffmpeg's, the Python loop
+per packet being the difference; both negligible beside the detector). PyAV is already a
+dependency (the wheel ships its own FFmpeg for aarch64, no apt `ffmpeg` on the Pi), and in-process
+it gives what the chain needs at the moment a segment closes — the exact frames, keyframes and pts
+of each, the receipt time of the first packet, a hash of the closed file — without parsing a
+child's segment list or guessing when it has finished a file, and the reconnect policy, timeouts,
+logs and stop are ours instead of a supervisor's around ffmpeg (which exits when an RTSP camera
+drops).
 """
 
 from __future__ import annotations
