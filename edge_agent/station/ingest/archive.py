@@ -22,8 +22,16 @@ from sqlalchemy import Connection, Engine
 
 from edge_agent.contract import Event
 from edge_agent.station.ingest.eventrows import Thumb, store_events, us
+from edge_agent.station.ingest.footage import Footage, FootageNews
 from edge_agent.station.ingest.gaps import record_seqs
-from edge_agent.station.ingest.inbox import DeviceRecord, EventRecord, PictureRecord, Record, Reject
+from edge_agent.station.ingest.inbox import (
+    DeviceRecord,
+    EventRecord,
+    FootageRecord,
+    PictureRecord,
+    Record,
+    Reject,
+)
 from edge_agent.station.ingest.thumbcheck import flag_thumbnails
 from edge_agent.station.store.ops import bump
 from edge_agent.station.store.statements import build, chunks, dedupe_seen, device_rows
@@ -81,6 +89,7 @@ class Archive:
         self._devices: set[str] = set()
         self._cameras: set[tuple[str, str]] = set()
         self._max_seq: dict[str, int | None] = {}
+        self.footage = Footage()
 
     def store(self, batch: list[Received]) -> BatchResult:
         result, fleet = BatchResult(), _Fleet()
@@ -94,8 +103,10 @@ class Archive:
             came = self._pictures(conn, kept, result, fleet)
             self._device_messages(conn, kept, result, fleet)
             self._events(conn, kept, result, fleet, came)
+            news = self._footage(conn, kept, result)
             self._flush(conn, fleet)
             bump(conn, result.counts)
+        self.footage.committed(news)
         self._devices |= set(fleet.devices)
         self._cameras |= fleet.cameras
         self._max_seq.update(fleet.max_seq)
@@ -126,6 +137,25 @@ class Archive:
             result.counts[f"rejected: {rec.reason.split(':')[0]}"] += 1
         if rows:
             self.sql.insert_rejects(conn, rows)
+
+    # -- footage -----------------------------------------------------------------------------
+
+    def _footage(self, conn: Connection, items: list[Received], result: BatchResult) -> FootageNews:
+        records = [(i.received_us, i.broker, i.record) for i in items if isinstance(i.record, FootageRecord)]
+        stats = [
+            (i.received_us, i.record.device, i.record.raw)
+            for i in items
+            if isinstance(i.record, DeviceRecord) and i.record.kind == "stats"
+        ]
+        news = self.footage.store(conn, records, stats)  # type: ignore[arg-type]
+        if news.rejects:
+            self._rejects(conn, [Received(broker, at, why) for at, broker, why in news.rejects], result)
+        result.stored += news.stored
+        result.duplicates += news.duplicates
+        result.counts["stored"] += news.stored
+        result.counts["duplicates"] += news.duplicates
+        result.counts.update(news.counts)
+        return news
 
     # -- the fleet ---------------------------------------------------------------------------
 

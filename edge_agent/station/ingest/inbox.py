@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 
 from edge_agent.contract import Event
+from edge_agent.contract.footage import FootageError, SegmentRecord, SignedHead, parse_head, parse_record
 
 ID = re.compile(r"^[a-z0-9_-]{1,64}$")
 EVENT_ID = re.compile(r"^[a-z0-9_-]{1,80}-[0-9]{6,15}$")
@@ -53,13 +54,24 @@ class DeviceRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class FootageRecord:
+    """A segment record (`item` a SegmentRecord) or a signed head (a SignedHead) of a camera."""
+
+    device: str
+    camera: str
+    item: SegmentRecord | SignedHead
+    raw: bytes
+    topic: str
+
+
+@dataclass(frozen=True, slots=True)
 class Reject:
     topic: str
     reason: str
     payload: bytes
 
 
-Record = EventRecord | PictureRecord | DeviceRecord | Reject
+Record = EventRecord | PictureRecord | DeviceRecord | FootageRecord | Reject
 
 
 def _event(device: str, camera: str, topic: str, payload: bytes) -> Record:
@@ -94,6 +106,8 @@ def classify(prefix: str, topic: str, payload: bytes, max_bytes: int) -> Record:
     camera, kind = parts[2], parts[3]
     if len(parts) == 5 and kind == "thumbnails" and EVENT_ID.match(parts[4]):
         return _picture("thumbnail", device, camera, parts[4], topic, payload)
+    if kind == "footage" and (len(parts) == 4 or (len(parts) == 5 and parts[4] == "heads")):
+        return _footage(device, camera, topic, payload, head=len(parts) == 5)
     if len(parts) != 4 or kind not in CAMERA_KINDS:
         return Reject(topic, "not a pole topic of contract v1", payload)
     if kind == "events":
@@ -123,3 +137,16 @@ def _device(kind: str, device: str, camera: str, topic: str, payload: bytes) -> 
             return Reject(topic, f"{kind} must be a JSON object", payload)
     dedupe = hashlib.sha256(topic.encode() + b"\0" + payload).hexdigest() if kind in DEDUPED else None
     return DeviceRecord(kind, device, camera, payload, dedupe)
+
+
+def _footage(device: str, camera: str, topic: str, payload: bytes, head: bool) -> Record:
+    try:
+        item: SegmentRecord | SignedHead = parse_head(payload) if head else parse_record(payload)
+    except FootageError as exc:
+        return Reject(topic, str(exc), payload)
+    if (item.device, item.camera) != (device, camera):
+        what = "head" if head else "record"
+        return Reject(
+            topic, f"footage {what} names {item.device}/{item.camera}, topic says {device}/{camera}", payload
+        )
+    return FootageRecord(device, camera, item, payload, topic)

@@ -45,6 +45,8 @@ def subscriptions(prefix: str) -> list[str]:
         any_pole.counts,
         any_pole.alarm,
         any_pole.motion,
+        any_pole.footage,
+        any_pole.footage_heads,
     ]
 
 
