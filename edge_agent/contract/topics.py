@@ -76,3 +76,13 @@ class Topics:
     def footage_heads(self) -> str:
         """The pole's signature over the chain's head, every `recording.sign_every` records."""
         return f"{self.camera_root}/footage/heads"
+
+    @property
+    def footage_chunks(self) -> str:
+        """Chunks of the segments the station asked for (`cmd/clip`): a JSON header line, then bytes."""
+        return f"{self.camera_root}/footage/chunks"
+
+    @property
+    def footage_unavailable(self) -> str:
+        """A segment asked for that became unreadable while it was sent, and why."""
+        return f"{self.camera_root}/footage/unavailable"
