@@ -63,8 +63,12 @@ class Unavailable(_Strict):
 
 
 class ClipReply(_Strict):
+    """The pole's reply on `cmd/clip/reply` (every command reply also names its `command`; one the
+    pole could not read has no `request`, only `ok: false` and the `error`)."""
+
     ok: bool
-    request: RequestId
+    command: str = Field("clip", max_length=32)
+    request: RequestId | None = None
     queued: list[Index] = Field(default_factory=list, max_length=MAX_SEGMENTS)
     unavailable: list[Unavailable] = Field(default_factory=list, max_length=MAX_SEGMENTS)
     error: str = Field("", max_length=500)

@@ -3,12 +3,14 @@
 A message passes through the sub-packages in this order (each imports only those below it;
 `lint-imports` keeps it so):
 
-    broker ─▶ ingest ─▶ store ◀─ query ◀─ evidence ◀─ fleet ◀─ api / auth / notify ◀─ web
-                                                         wired by service (`station run`) and cli
+    broker ─▶ ingest ─▶ store ◀─ query / footage ◀─ evidence ◀─ fleet ◀─ api / auth / notify ◀─ web
+                                                    wired by service (`station run`) and cli
 
 - `store/`: the database (schema, migrations, engine, statements) and the picture files.
 - `ingest/`: MQTT message → rows, acknowledged after commit.
 - `query/`: search and the event detail over the store.
+- `footage/`: clips pulled from the poles (asked for by page, CLI or alarm rule, resumed after any
+  restart) and checked against the chains the poles sent; remuxed for the browser.
 - `evidence/`: cases, BagIt export and verify, the hash-chained audit log.
 - `fleet/`: each pole's state, the offline alert, maintenance, adding a pole.
 - `notify/`: alerts to people (alarms, a pole gone dark, camera health) on Apprise channels,
@@ -17,8 +19,8 @@ A message passes through the sub-packages in this order (each imports only those
 - `cli/`, `service.py`, `config/`, `errors.py`: the wiring on top (`config/notify.py` holds the
   `[notify]` section).
 
-Rooms kept for what comes next: `footage/` (clips pulled from poles and checked against their
-chains), `city/` (a city's subscriptions to every ward, over the same store).
+Room kept for what comes next: `city/` (a city's subscriptions to every ward, over the same
+store).
 
 It imports only `edge_agent.contract` from the pole side, never a stage, OpenCV or onnxruntime.
 """

@@ -16,10 +16,12 @@ from edge_agent.station.config import StationSettings
 from edge_agent.station.fleet.live_look import LiveLook
 from edge_agent.station.fleet.maintenance import muting
 from edge_agent.station.fleet.offline import OfflineAlerts
+from edge_agent.station.footage.puller import Puller
 from edge_agent.station.ingest.archive import Archive
 from edge_agent.station.ingest.subscriber import Ingest
 from edge_agent.station.notify.stage import Notify
 from edge_agent.station.store.engine import connect
+from edge_agent.station.store.footage_files import FootageFiles
 from edge_agent.station.store.ops import now_us
 from edge_agent.station.store.pictures import PictureStore
 from edge_agent.station.store.retention import Retention
@@ -40,6 +42,10 @@ class Housekeeping(threading.Thread):
         self.settings, self.archive, self.ingest, self.retention = settings, archive, ingest, retention
         f = settings.fleet
         self.alerts = OfflineAlerts(archive.engine, f.stale_after_s, f.alert_after_s, f.alert_topic)
+        v = settings.footage
+        self.puller = Puller(
+            archive.engine, commander(ingest, "clip"), v.ask_every_s, v.pre_s, v.post_s, v.auto_alarms
+        )
         self.stopped = threading.Event()
 
     def publish(self, topic: str, payload: bytes) -> bool:
@@ -56,6 +62,7 @@ class Housekeeping(threading.Thread):
                 now = now_us()
                 self.archive.flag_thumbnails(now - int(self.settings.ingest.thumbnail_wait_s * 1e6))
                 self.alerts.check(now, muting(self.archive.engine, self.publish))
+                self.puller.run_once(now)
                 if now / 1e6 - last_retention >= r.interval_s:
                     last_retention = now / 1e6
                     d = self.retention.run(now, r.events_days, r.pictures_days, r.disk_min_free_percent)
@@ -77,25 +84,31 @@ def _exit_cleanly(_sig: int, _frame: object) -> None:
     raise SystemExit(0)
 
 
-def asker(ingest: Ingest) -> Callable[[str], bool]:
-    """Live look's `ask` through the brokers the station reads: the pole's `snapshot` command (the
-    shipped ACL lets the station write `P/+/cmd/#`), on every broker connected now (a pole is on one)."""
+def commander(ingest: Ingest, name: str) -> Callable[[str, bytes], bool]:
+    """Send a pole the command `name` with a payload, on every broker connected now (a pole is on
+    one; the shipped ACL lets the station write `P/+/cmd/#`). True when some broker took it."""
 
-    def ask(device: str) -> bool:
-        asked = False
+    def send(device: str, payload: bytes) -> bool:
+        sent = False
         for c in ingest.clients:
             if c.connected.is_set():
-                topic = Topics(c.broker.prefix, device, "").command("snapshot")
-                asked |= c.client.publish(topic, b"{}", qos=1).rc == 0
-        return asked
+                topic = Topics(c.broker.prefix, device, "").command(name)
+                sent |= c.client.publish(topic, payload, qos=1).rc == 0
+        return sent
 
-    return ask
+    return send
+
+
+def asker(ingest: Ingest) -> Callable[[str], bool]:
+    """Live look's `ask`: the pole's `snapshot` command."""
+    send = commander(ingest, "snapshot")
+    return lambda device: send(device, b"{}")
 
 
 def run(settings: StationSettings, engine: Engine | None = None) -> int:
     engine = engine or connect(settings.database_url)
     store = PictureStore(settings.pictures_dir)
-    archive = Archive(engine)
+    archive = Archive(engine, FootageFiles(settings.footage_dir))
     ingest = Ingest(settings, archive, store)
     house = Housekeeping(settings, archive, ingest, Retention(engine, store))
     zone, source = settings.zone

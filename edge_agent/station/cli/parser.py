@@ -110,6 +110,17 @@ def _parser() -> argparse.ArgumentParser:
     nt.add_argument("--limit", type=int, default=30, help="outbox rows listed")
     nt.add_argument("--user", default=None)
 
+    cl = cmd("clip", "ask a pole for footage: POLE/CAMERA --from --to, or POLE/EVENT-ID")
+    cl.add_argument("target", help="POLE/CAMERA (with --from and --to) or POLE/EVENT-ID")
+    cl.add_argument("--from", dest="from_", metavar="TIME", help="ISO 8601 or HH:MM; no zone = local time")
+    cl.add_argument("--to", metavar="TIME")
+    cl.add_argument("--user", default=None, help="who asks (for the audit trail; default: you)")
+    cs = cmd("clips", "clip requests and where they stand; with an ID, each of its segments")
+    cs.add_argument("id", nargs="?", type=int)
+    cs.add_argument("--pole", help="only this pole's")
+    cs.add_argument("--limit", type=int, default=30)
+    cs.add_argument("--json", action="store_true")
+
     ap = sub.add_parser("add-pole", help="create a pole's broker password; print its boot-partition lines")
     ap.add_argument("name")
     ap.add_argument("--passwd-file", type=Path, default=Path("/etc/mosquitto/edge-passwd"))
@@ -133,6 +144,15 @@ def _notify(args: argparse.Namespace, actor: str) -> int:
     if args.action == "list":
         return n.listing(_engine(settings), settings, args.limit)
     return n.snooze(_engine(settings), args, actor)
+
+
+def _clip(args: argparse.Namespace, actor: str) -> int:
+    from edge_agent.station.cli import clip_commands as c
+
+    settings = _settings(args)
+    if args.command == "clip":
+        return c.clip(_engine(settings), settings, args, actor)
+    return c.clips(_engine(settings), settings, args)
 
 
 def _settings(args: argparse.Namespace) -> config.StationSettings:
@@ -173,6 +193,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "add-pole": commands.add_pole,
         "notify": lambda a: _notify(a, a.user or _user()),
         "adduser": lambda a: _adduser(a),
+        "clip": lambda a: _clip(a, a.user or _user()),
+        "clips": lambda a: _clip(a, ""),
     }
     try:
         return handlers[args.command](args)

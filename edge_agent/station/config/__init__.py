@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from edge_agent.contract import redact
+from edge_agent.station.config.footage import FootageConfig
 from edge_agent.station.config.notify import NotifyConfig
 
 DEFAULT_CONFIG_PATH = Path("/etc/edge-station/station.toml")
@@ -129,6 +130,7 @@ class StationSettings(BaseSettings):
     http: HttpConfig = Field(default_factory=HttpConfig)
     web: WebConfig = Field(default_factory=WebConfig)
     notify: NotifyConfig = Field(default_factory=NotifyConfig)
+    footage: FootageConfig = Field(default_factory=FootageConfig)
 
     @classmethod
     def settings_customise_sources(
@@ -169,6 +171,11 @@ class StationSettings(BaseSettings):
     @property
     def pictures_dir(self) -> Path:
         return self.state_dir / "pictures"
+
+    @property
+    def footage_dir(self) -> Path:
+        """The segments pulled from the poles, as they were recorded."""
+        return self.state_dir / "footage"
 
     @property
     def key_path(self) -> Path:

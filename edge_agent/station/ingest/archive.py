@@ -21,10 +21,13 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 
 from edge_agent.contract import Event
+from edge_agent.station.ingest.arrivals import Arrivals
 from edge_agent.station.ingest.eventrows import Thumb, store_events, us
 from edge_agent.station.ingest.footage import Footage, FootageNews
 from edge_agent.station.ingest.gaps import record_seqs
 from edge_agent.station.ingest.inbox import (
+    ChunkRecord,
+    ClipNoticeRecord,
     DeviceRecord,
     EventRecord,
     FootageRecord,
@@ -33,6 +36,7 @@ from edge_agent.station.ingest.inbox import (
     Reject,
 )
 from edge_agent.station.ingest.thumbcheck import flag_thumbnails
+from edge_agent.station.store.footage_files import FootageFiles
 from edge_agent.station.store.ops import bump
 from edge_agent.station.store.statements import build, chunks, dedupe_seen, device_rows
 
@@ -83,13 +87,14 @@ def _by_columns(rows: Iterable[dict[str, Any]]) -> list[list[dict[str, Any]]]:
 
 
 class Archive:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, footage_files: FootageFiles | None = None) -> None:
         self.engine = engine
         self.sql = build(engine.dialect.name)
         self._devices: set[str] = set()
         self._cameras: set[tuple[str, str]] = set()
         self._max_seq: dict[str, int | None] = {}
         self.footage = Footage()
+        self.arrivals = Arrivals(footage_files)
 
     def store(self, batch: list[Received]) -> BatchResult:
         result, fleet = BatchResult(), _Fleet()
@@ -148,13 +153,20 @@ class Archive:
             if isinstance(i.record, DeviceRecord) and i.record.kind == "stats"
         ]
         news = self.footage.store(conn, records, stats)  # type: ignore[arg-type]
-        if news.rejects:
-            self._rejects(conn, [Received(broker, at, why) for at, broker, why in news.rejects], result)
-        result.stored += news.stored
-        result.duplicates += news.duplicates
-        result.counts["stored"] += news.stored
-        result.counts["duplicates"] += news.duplicates
+        chunks = [(i.received_us, i.broker, i.record) for i in items if isinstance(i.record, ChunkRecord)]
+        notices = [(i.received_us, i.record) for i in items if isinstance(i.record, ClipNoticeRecord)]
+        came = self.arrivals.store(conn, chunks, notices)  # type: ignore[arg-type]
+        refused = news.rejects + came.rejects
+        if refused:
+            self._rejects(conn, [Received(broker, at, why) for at, broker, why in refused], result)
+        stored, dupes = news.stored + came.stored + len(notices), news.duplicates + came.duplicates
+        result.stored += stored
+        result.duplicates += dupes
+        result.counts["stored"] += stored
+        result.counts["duplicates"] += dupes
         result.counts.update(news.counts)
+        result.counts["footage: segments verified"] += came.verified
+        result.counts["footage: segments not as recorded"] += came.mismatched
         return news
 
     # -- the fleet ---------------------------------------------------------------------------

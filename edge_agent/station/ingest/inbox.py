@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 
 from edge_agent.contract import Event
+from edge_agent.contract.clips import ChunkHeader, ClipReply, Unavailable, parse_chunk
 from edge_agent.contract.footage import FootageError, SegmentRecord, SignedHead, parse_head, parse_record
 
 ID = re.compile(r"^[a-z0-9_-]{1,64}$")
@@ -65,13 +66,35 @@ class FootageRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class ChunkRecord:
+    """Bytes of a segment the station asked for."""
+
+    device: str
+    camera: str
+    header: ChunkHeader
+    data: bytes
+    topic: str
+
+
+@dataclass(frozen=True, slots=True)
+class ClipNoticeRecord:
+    """What a pole says of segments asked for: its reply to `cmd/clip`, or one gone unreadable."""
+
+    device: str
+    camera: str
+    unavailable: tuple[Unavailable, ...]
+    error: str
+    request: str | None = None  # the station's id of the ask it answers (a reply)
+
+
+@dataclass(frozen=True, slots=True)
 class Reject:
     topic: str
     reason: str
     payload: bytes
 
 
-Record = EventRecord | PictureRecord | DeviceRecord | FootageRecord | Reject
+Record = EventRecord | PictureRecord | DeviceRecord | FootageRecord | ChunkRecord | ClipNoticeRecord | Reject
 
 
 def _event(device: str, camera: str, topic: str, payload: bytes) -> Record:
@@ -99,6 +122,8 @@ def classify(prefix: str, topic: str, payload: bytes, max_bytes: int) -> Record:
     if len(parts) < 3 or parts[0] != prefix or not ID.match(parts[1]):
         return Reject(topic, "not a pole topic of contract v1", payload)
     device = parts[1]
+    if parts[2:] == ["cmd", "clip", "reply"]:
+        return _clip_reply(device, topic, payload)
     if len(parts) == 3 and parts[2] in DEVICE_KINDS:
         return _device(parts[2], device, "", topic, payload)
     if len(parts) < 4 or not ID.match(parts[2]):
@@ -106,6 +131,10 @@ def classify(prefix: str, topic: str, payload: bytes, max_bytes: int) -> Record:
     camera, kind = parts[2], parts[3]
     if len(parts) == 5 and kind == "thumbnails" and EVENT_ID.match(parts[4]):
         return _picture("thumbnail", device, camera, parts[4], topic, payload)
+    if kind == "footage" and len(parts) == 5 and parts[4] == "chunks":
+        return _chunk(device, camera, topic, payload)
+    if kind == "footage" and len(parts) == 5 and parts[4] == "unavailable":
+        return _unavailable(device, camera, topic, payload)
     if kind == "footage" and (len(parts) == 4 or (len(parts) == 5 and parts[4] == "heads")):
         return _footage(device, camera, topic, payload, head=len(parts) == 5)
     if len(parts) != 4 or kind not in CAMERA_KINDS:
@@ -150,3 +179,36 @@ def _footage(device: str, camera: str, topic: str, payload: bytes, head: bool) -
             topic, f"footage {what} names {item.device}/{item.camera}, topic says {device}/{camera}", payload
         )
     return FootageRecord(device, camera, item, payload, topic)
+
+
+def _chunk(device: str, camera: str, topic: str, payload: bytes) -> Record:
+    try:
+        header, data = parse_chunk(payload)
+    except FootageError as exc:
+        return Reject(topic, str(exc), payload)
+    if header.camera != camera:
+        return Reject(topic, f"footage chunk names camera {header.camera}, topic says {camera}", payload)
+    return ChunkRecord(device, camera, header, data, topic)
+
+
+def _unavailable(device: str, camera: str, topic: str, payload: bytes) -> Record:
+    try:
+        notice = Unavailable.model_validate_json(payload, strict=True)
+    except ValidationError as exc:
+        return Reject(topic, f"not a footage notice: {exc.errors(include_url=False)[0]['msg']}", payload)
+    if notice.camera != camera:
+        return Reject(topic, f"footage notice names camera {notice.camera}, topic says {camera}", payload)
+    return ClipNoticeRecord(device, camera, (notice,), "")
+
+
+def _clip_reply(device: str, topic: str, payload: bytes) -> Record:
+    try:
+        reply = ClipReply.model_validate_json(payload)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        where = ".".join(str(p) for p in first["loc"]) or "payload"
+        return Reject(topic, f"not a clip reply: {where}: {first['msg']}", payload)
+    cameras = {u.camera for u in reply.unavailable}
+    return ClipNoticeRecord(
+        device, cameras.pop() if len(cameras) == 1 else "", tuple(reply.unavailable), reply.error
+    )

@@ -47,6 +47,9 @@ def subscriptions(prefix: str) -> list[str]:
         any_pole.motion,
         any_pole.footage,
         any_pole.footage_heads,
+        any_pole.footage_chunks,
+        any_pole.footage_unavailable,
+        Topics(prefix, "+", "").reply("clip"),
     ]
 
 
