@@ -144,6 +144,8 @@ def run(settings: StationSettings, engine: Engine | None = None) -> int:
         ack_key_path=settings.ack_key_path,
         notify=settings.notify,
         look=LiveLook(asker(ingest)),
+        footage=settings.footage,
+        footage_files=FootageFiles(settings.footage_dir),
     )
     server = _Server(
         uvicorn.Config(

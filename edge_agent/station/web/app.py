@@ -22,14 +22,17 @@ from edge_agent.station.api.app import create_app as create_api
 from edge_agent.station.auth.accounts import User
 from edge_agent.station.auth.guard import Guard
 from edge_agent.station.config import WebConfig
+from edge_agent.station.config.footage import FootageConfig
 from edge_agent.station.config.notify import NotifyConfig
 from edge_agent.station.fleet.live_look import LiveLook
+from edge_agent.station.store.footage_files import FootageFiles
 from edge_agent.station.store.pictures import PictureStore
 from edge_agent.station.web import (
     pages_access,
     pages_alerts,
     pages_audit,
     pages_cases,
+    pages_clips,
     pages_events,
     pages_fleet,
     pages_notify,
@@ -67,15 +70,20 @@ def create_web_app(
     ack_key_path: Path | None = None,
     notify: NotifyConfig | None = None,
     look: LiveLook | None = None,
+    footage: FootageConfig | None = None,
+    footage_files: FootageFiles | None = None,
 ) -> Guard:
     ctx = Ctx(
         engine, store, web, station_id, key_path, exports_dir, stale_after_s, zone, ack_key_path, notify, look
     )
+    ctx.footage = footage or FootageConfig()
+    ctx.footage_files = footage_files
     api = create_api(engine, store, stale_after_s, zone)
     routes: list[BaseRoute] = [
         *pages_access.routes(ctx),
         *pages_fleet.routes(ctx),
         *pages_events.routes(ctx),
+        *pages_clips.routes(ctx),
         *pages_cases.routes(ctx),
         *pages_wall.routes(ctx),
         *pages_audit.routes(ctx),

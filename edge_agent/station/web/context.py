@@ -15,8 +15,10 @@ from starlette.responses import HTMLResponse
 from edge_agent.station.auth.accounts import User
 from edge_agent.station.auth.guard import user_of
 from edge_agent.station.config import WebConfig
+from edge_agent.station.config.footage import FootageConfig
 from edge_agent.station.config.notify import NotifyConfig
 from edge_agent.station.fleet.live_look import LiveLook
+from edge_agent.station.store.footage_files import FootageFiles
 from edge_agent.station.store.pictures import PictureStore
 from edge_agent.station.web.i18n import LANGUAGES, environment, gettext
 
@@ -36,6 +38,8 @@ class Ctx:
     ack_key_path: Path | None = None  # signs the alarm messages' acknowledge links
     notify: NotifyConfig | None = None  # the alerts' channels and subscriptions (admin page)
     look: LiveLook | None = None  # asks a watched pole for snapshots (None: no broker to ask through)
+    footage: FootageConfig = field(default_factory=FootageConfig)
+    footage_files: FootageFiles | None = None  # the segments pulled (None: no footage kept)
     envs: dict[str, Environment] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

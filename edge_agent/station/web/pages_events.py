@@ -23,6 +23,7 @@ from edge_agent.station.notify.report import alarm_messages
 from edge_agent.station.query.search import QueryError, event_detail, parse_time, search
 from edge_agent.station.store.schema import devices, event_messages, picture_uses
 from edge_agent.station.web.context import Ctx, actor
+from edge_agent.station.web.pages_clips import clips_of
 from edge_agent.station.web.pages_fleet import jpeg
 
 FORM_FIELDS = ("device", "camera", "label", "zone", "line", "from", "to", "min_score", "stationary", "cursor")
@@ -107,6 +108,7 @@ def routes(ctx: Ctx) -> list[Route]:
             ).scalar()
             cases = [c for c in list_cases(conn)]
             told = alarm_messages(conn, device, event_id)
+            clips = clips_of(conn, device, event_id)
         for v in detail["thumbnail_versions"]:
             data = ctx.store.get(v["sha256"])
             v["verified"] = data is not None and hashlib.sha256(data).hexdigest() == v["sha256"]
@@ -129,6 +131,7 @@ def routes(ctx: Ctx) -> list[Route]:
             box=box,
             cases=cases,
             told=told,
+            clips=clips,
             added=request.query_params.get("added"),
         )
 
