@@ -70,8 +70,14 @@ class Pole:
             )  # fmt: skip
             entry = chain.append(seg)
             self.messages.append((TOPICS.footage, canonical(entry.record)))
+            if entry.head is not None:
+                self.messages.append((TOPICS.footage_heads, canonical(entry.head)))
         self.chain = entry.record.chain
-        chain.close()
+        last = chain.close()
+        if last is not None:
+            self.messages.append((TOPICS.footage_heads, canonical(last)))
+        stats = {"recording": {"key": self.key.fingerprint, "public_key": self.key.public_b64}}
+        self.messages.insert(0, (TOPICS.stats, json.dumps(stats).encode()))
         self.asked: list[ClipRequest] = []
 
     def send(self, device: str, payload: bytes) -> bool:

@@ -154,6 +154,7 @@ def export(engine: Engine, settings: StationSettings, args: argparse.Namespace, 
     from edge_agent.station.evidence.bag import OutputFolderError
     from edge_agent.station.evidence.cases import CaseError
     from edge_agent.station.evidence.export import ExportError, export_case
+    from edge_agent.station.store.footage_files import FootageFiles
     from edge_agent.station.store.pictures import PictureStore
 
     try:
@@ -166,6 +167,7 @@ def export(engine: Engine, settings: StationSettings, args: argparse.Namespace, 
             args.out,
             actor,
             settings.zone[0],
+            FootageFiles(settings.footage_dir),
         )
     except (CaseError, ExportError) as exc:
         raise UserError(str(exc), EXIT_CASE) from None
@@ -195,6 +197,8 @@ def verify(args: argparse.Namespace) -> int:
     report = verify_bag(args.bag, key)
     for m in report.messages:
         print(m)
+    for line in report.clips:
+        print(line)
     for name, paths in (("ALTERED", report.altered), ("ADDED", report.added), ("REMOVED", report.removed)):
         for path in paths:
             print(f"{name}: {path}")

@@ -1,6 +1,7 @@
 """A case as a signed BagIt bag: each event's messages exactly as received, every thumbnail
-version, the camera's snapshots around it, and the station's record of each event (receive times,
-brokers, the pole's clock status per message, the thumbnail check)."""
+version, the camera's snapshots around it, the station's record of each event (receive times,
+brokers, the pole's clock status per message, the thumbnail check), and the footage pulled for
+its events with the pole's chain records, signed heads and key (`footage_bag`)."""
 
 from __future__ import annotations
 
@@ -15,9 +16,11 @@ from sqlalchemy import Connection, Engine, and_, select
 from edge_agent.station.evidence import auditlog
 from edge_agent.station.evidence.bag import CaseInfo, EvidenceFile, write_bag
 from edge_agent.station.evidence.cases import case_info
+from edge_agent.station.evidence.footage_bag import footage_files
 from edge_agent.station.evidence.signing import load_or_create_key
 from edge_agent.station.query.localtime import iso_local
 from edge_agent.station.query.search import event_detail, to_iso
+from edge_agent.station.store.footage_files import FootageFiles
 from edge_agent.station.store.pictures import PictureStore
 from edge_agent.station.store.schema import event_messages, events, picture_uses
 
@@ -87,15 +90,17 @@ def export_case(
     out: Path,
     actor: str,
     zone: tzinfo = UTC,
+    footage: FootageFiles | None = None,
 ) -> Path:
     """The case's signed bag in `out`. Its instants are UTC; case.json also names the station's
     time zone and gives the case's own times on the ward's clock, with their offset."""
     with engine.connect() as conn:
         info = case_info(conn, name)
         files: list[EvidenceFile] = []
-        for ref in info["events"]:
-            device, event_id = ref.split("/", 1)
+        refs = [tuple(ref.split("/", 1)) for ref in info["events"]]
+        for device, event_id in refs:
             files.extend(_event_files(conn, pictures, device, event_id))
+        files.extend(footage_files(conn, footage, refs))  # type: ignore[arg-type]
         summary: dict[str, Any] = {
             **info,
             "station_id": station_id,

@@ -20,6 +20,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from edge_agent.station.evidence import layout
+from edge_agent.station.evidence.footage_check import check_footage
 from edge_agent.station.evidence.signing import fingerprint, load_public_key, public_key_pem
 
 __all__ = ["BagReport", "verify_bag"]
@@ -49,6 +50,7 @@ class BagReport:
     notes: list[str] = field(default_factory=list)
     info: dict[str, str] = field(default_factory=dict)
     key_fingerprint: str | None = None
+    clips: list[str] = field(default_factory=list)  # per clip: what its footage proves
 
 
 def verify_bag(path: Path, public_key_pem: bytes | None = None) -> BagReport:
@@ -122,6 +124,9 @@ def _verify(root: Path, trusted: Ed25519PublicKey | None, report: BagReport) -> 
     else:
         report.messages.append(f"the files under data/ cannot be checked without {layout.MANIFEST}")
 
+    footage = check_footage(root, {p for p, k in found.items() if k == _FILE})
+    report.messages.extend(footage.problems)
+    report.clips = footage.clips
     report.info = _parse_info(_read_tag(root, found, layout.BAG_INFO, report, unlisted=False))
     _check_oxum(root, report, on_disk_payload)
     _check_signature(root, found, tag_bytes, trusted, report)

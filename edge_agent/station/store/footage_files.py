@@ -20,7 +20,7 @@ PART = re.compile(r"^[a-z0-9_-]{1,64}$")
 CHAIN = re.compile(r"^[0-9a-f]{16}$")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, order=True)
 class SegmentKey:
     device: str
     camera: str

@@ -17,6 +17,7 @@ from edge_agent.station.evidence.export import export_case
 from edge_agent.station.evidence.signing import load_or_create_key, public_key_pem
 from edge_agent.station.evidence.verify import verify_bag
 from edge_agent.station.query.search import to_iso
+from edge_agent.station.store.footage_files import FootageFiles
 from edge_agent.station.store.ops import now_us
 from edge_agent.station.store.pictures import PictureStore
 from edge_agent.station.store.schema import case_events, cases
@@ -53,19 +54,21 @@ def export_and_verify(
     name: str,
     actor: str,
     zone: tzinfo = UTC,
+    footage: FootageFiles | None = None,
 ) -> tuple[Path, dict[str, Any]]:
     """Write the case's signed bag, verify it against the station's own key, zip it.
 
     Returns the zip and the verification's result (also stored, and shown on the case page)."""
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     folder = exports_dir / f"{safe_folder_name(name)}-{stamp}"
-    bag = export_case(engine, store, key_path, station_id, name, folder, actor, zone)
+    bag = export_case(engine, store, key_path, station_id, name, folder, actor, zone, footage)
     report = verify_bag(bag, public_key_pem(load_or_create_key(key_path)))
     result = {
         "ok": report.ok,
         "signature_ok": report.signature_ok,
         "key_matches": report.key_matches,
         "problems": report.messages + [f"altered: {p}" for p in report.altered],
+        "clips": report.clips,
         "files": len(list(bag.rglob("*"))),
     }
     archive = Path(shutil.make_archive(str(folder), "zip", root_dir=bag.parent, base_dir=bag.name))

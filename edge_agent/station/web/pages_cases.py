@@ -100,6 +100,7 @@ def routes(ctx: Ctx) -> list[Route]:
                 name,
                 actor(request),
                 ctx.zone,
+                ctx.footage_files,
             )
         except (CaseError, ExportError) as exc:
             return ctx.render(request, "error.html", 400, message=str(exc))
