@@ -22,6 +22,7 @@ from edge_agent.station.ingest.subscriber import Ingest
 from edge_agent.station.notify.stage import Notify
 from edge_agent.station.store.engine import connect
 from edge_agent.station.store.footage_files import FootageFiles
+from edge_agent.station.store.footage_retention import FootageRetention
 from edge_agent.station.store.ops import now_us
 from edge_agent.station.store.pictures import PictureStore
 from edge_agent.station.store.retention import Retention
@@ -65,9 +66,25 @@ class Housekeeping(threading.Thread):
                 self.puller.run_once(now)
                 if now / 1e6 - last_retention >= r.interval_s:
                     last_retention = now / 1e6
-                    d = self.retention.run(now, r.events_days, r.pictures_days, r.disk_min_free_percent)
+                    v = self.settings.footage
+                    d = self.retention.run(
+                        now,
+                        r.events_days,
+                        r.pictures_days,
+                        r.disk_min_free_percent,
+                        v.keep_days,
+                        v.records_days,
+                    )
                     if d.events or d.uses:
                         log.info("retention: %d events, %d pictures, %d bytes", d.events, d.pictures, d.bytes)
+                    f = self.retention.footage_deleted
+                    if f.segments or f.records:
+                        log.info(
+                            "retention: %d footage segments (%d bytes), %d records",
+                            f.segments,
+                            f.bytes,
+                            f.records,
+                        )
             except Exception:
                 log.exception("housekeeping failed (will retry)")
 
@@ -110,7 +127,8 @@ def run(settings: StationSettings, engine: Engine | None = None) -> int:
     store = PictureStore(settings.pictures_dir)
     archive = Archive(engine, FootageFiles(settings.footage_dir))
     ingest = Ingest(settings, archive, store)
-    house = Housekeeping(settings, archive, ingest, Retention(engine, store))
+    footage = FootageRetention(engine, FootageFiles(settings.footage_dir))
+    house = Housekeeping(settings, archive, ingest, Retention(engine, store, footage=footage))
     zone, source = settings.zone
     log.info("times on the pages and in forms: %s (from %s)", getattr(zone, "key", zone), source)
     notify = (

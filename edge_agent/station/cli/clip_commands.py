@@ -82,7 +82,8 @@ def clips(engine: Engine, settings: StationSettings, args: argparse.Namespace) -
         print(_line(st, zone))
         if args.id is not None:
             for s in st.segments:
-                print(f"  {s.idx:>8} {s.name:<24} {iso_local(s.start_us, zone)}  {s.state:<11} {s.reason}")
+                when = iso_local(s.start_us, zone) if s.start_us is not None else "(record deleted)"
+                print(f"  {s.idx:>8} {s.name:<24} {when}  {s.state:<11} {s.reason}")
             for a, b in st.holes:
                 print(f"  no segment covers {iso_local(a, zone)} to {iso_local(b, zone)}")
     if not found:

@@ -234,16 +234,26 @@ def audit(engine: Engine, args: argparse.Namespace) -> int:
 
 
 def retention(engine: Engine, settings: StationSettings, as_json: bool) -> int:
+    from edge_agent.station.store.footage_files import FootageFiles
+    from edge_agent.station.store.footage_retention import FootageRetention
     from edge_agent.station.store.ops import now_us
     from edge_agent.station.store.pictures import PictureStore
     from edge_agent.station.store.retention import Retention
 
-    r = settings.retention
-    d = Retention(engine, PictureStore(settings.pictures_dir)).run(
-        now_us(), r.events_days, r.pictures_days, r.disk_min_free_percent
+    r, v = settings.retention, settings.footage
+    footage = FootageRetention(engine, FootageFiles(settings.footage_dir))
+    ret = Retention(engine, PictureStore(settings.pictures_dir), footage=footage)
+    d = ret.run(
+        now_us(), r.events_days, r.pictures_days, r.disk_min_free_percent, v.keep_days, v.records_days
     )
+    f = ret.footage_deleted
     out = {"events": d.events, "pictures": d.pictures, "picture_uses": d.uses, "bytes": d.bytes}
-    dump(out) if as_json else print(f"deleted {d.events} events, {d.pictures} pictures ({d.bytes} bytes)")
+    out |= {"footage_segments": f.segments, "footage_bytes": f.bytes, "footage_records": f.records}
+    if as_json:
+        dump(out)
+    else:
+        print(f"deleted {d.events} events, {d.pictures} pictures ({d.bytes} bytes)")
+        print(f"deleted {f.segments} footage segments ({f.bytes} bytes), {f.records} chain records")
     return 0
 
 

@@ -16,3 +16,12 @@ class FootageConfig(BaseModel):
     ask_every_s: float = Field(
         60.0, ge=5, le=3600, description="ask an online pole again for what has not come after this long"
     )
+    keep_days: float = Field(
+        30.0, gt=0, le=3650, description="pulled segments not in a held case are deleted after this"
+    )
+    records_days: float = Field(
+        14.0,
+        gt=0,
+        le=3650,
+        description="the poles' chain records are kept this long (those a kept clip needs, longer)",
+    )

@@ -28,7 +28,7 @@ class PlaybackError(RuntimeError):
 
 def clip_mp4(st: ClipStatus, files: FootageFiles, cache: Path) -> Path:
     """The MP4 of `st`'s verified segments (made now, or the one made before for the same list)."""
-    good = [s for s in st.segments if s.state == "verified"]
+    good = [s for s in st.segments if s.state == "verified" and s.start_us is not None]
     if not good:
         raise PlaybackError("no segment of this clip has come and been verified yet")
     keys = [SegmentKey(st.device, st.camera, s.chain, s.idx) for s in good]
@@ -39,7 +39,7 @@ def clip_mp4(st: ClipStatus, files: FootageFiles, cache: Path) -> Path:
     cache.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + f".{os.getpid()}.tmp")
     try:
-        _remux([files.path(k) for k in keys], [s.start_us for s in good], tmp)
+        _remux([files.path(k) for k in keys], [s.start_us or 0 for s in good], tmp)
     except (av.FFmpegError, OSError) as exc:
         tmp.unlink(missing_ok=True)
         raise PlaybackError(f"the clip could not be put together: {exc}") from None

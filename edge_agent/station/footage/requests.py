@@ -45,9 +45,9 @@ class SegmentState:
     chain: str
     idx: int
     name: str
-    start_us: int
-    end_us: int
-    bytes: int
+    start_us: int | None  # None: the record is gone (retention), only its copy's state is left
+    end_us: int | None
+    bytes: int | None
     have_bytes: int
     state: str
     reason: str
@@ -93,13 +93,13 @@ class ClipStatus:
             "segments": len(self.segments),
             "verified": self.verified,
             "counts": self.counts(),
-            "bytes": sum(s.bytes for s in self.segments),
+            "bytes": sum(s.bytes or 0 for s in self.segments),
             "have_bytes": sum(s.have_bytes for s in self.segments),
             "holes": [list(h) for h in self.holes],
             "problems": [
                 f"segment {s.idx} ({s.name}): {s.reason}"
                 for s in self.segments
-                if s.state in ("unavailable", "mismatch") or (s.reason and s.state == "wanted")
+                if s.state in ("unavailable", "mismatch", "expired") or (s.reason and s.state == "wanted")
             ],
         }
 
@@ -194,7 +194,8 @@ def ask_event(conn: Connection, device: str, event_id: str, by: str, pre_s: floa
 def _holes(segs: list[SegmentState], from_us: int, to_us: int) -> list[tuple[int, int]]:
     holes: list[tuple[int, int]] = []
     at = from_us
-    for s in sorted(segs, key=lambda s: s.start_us):
+    for s in sorted((s for s in segs if s.start_us is not None), key=lambda s: s.start_us or 0):
+        assert s.start_us is not None and s.end_us is not None
         if s.start_us - at > GAP_US:
             holes.append((at, s.start_us))
         at = max(at, s.end_us)
@@ -208,21 +209,22 @@ def status(conn: Connection, request_id: int) -> ClipStatus | None:
     if r is None:
         return None
     c, f, s = clip_segments.c, footage_files.c, footage_segments.c
-    rows = conn.execute(
-        select(c.chain, c.idx, s.name, s.start_us, s.end_us, s.bytes, f.have_bytes, f.state, f.reason)
+    rows = conn.execute(  # a record may be gone by retention (its copy expired): outer join
+        select(c.chain, c.idx, f.name, s.start_us, s.end_us, s.bytes, f.have_bytes, f.state, f.reason)
         .select_from(
             clip_segments.join(
-                footage_segments,
-                and_(s.device == r.device, s.camera == r.camera, s.chain == c.chain, s.idx == c.idx),
-            ).join(
                 footage_files,
                 and_(f.device == r.device, f.camera == r.camera, f.chain == c.chain, f.idx == c.idx),
+            ).outerjoin(
+                footage_segments,
+                and_(s.device == r.device, s.camera == r.camera, s.chain == c.chain, s.idx == c.idx),
             )
         )
         .where(c.request_id == request_id)
-        .order_by(s.start_us, c.idx)
+        .order_by(c.chain, c.idx)
     ).all()
     segs = [SegmentState(*row) for row in rows]
+    segs.sort(key=lambda x: (x.start_us is None, x.start_us or 0, x.idx))
     out = ClipStatus(
         r.id, r.device, r.camera, r.event_id, r.from_us, r.to_us, r.requested_by, r.requested_us, "", r.detail
     )
@@ -236,10 +238,11 @@ def _state(conn: Connection, device: str, segs: list[SegmentState]) -> tuple[str
     if not segs:
         return "unavailable", ""
     n = len(segs)
-    counts = {k: sum(x.state == k for x in segs) for k in ("verified", "arriving", "unavailable", "mismatch")}
+    kinds = ("verified", "arriving", "unavailable", "mismatch", "expired")
+    counts = {k: sum(x.state == k for x in segs) for k in kinds}
     if counts["verified"] == n:
         return "done", ""
-    if counts["verified"] + counts["unavailable"] + counts["mismatch"] == n:
+    if counts["verified"] + counts["unavailable"] + counts["mismatch"] + counts["expired"] == n:
         state = "partial" if counts["verified"] else "unavailable"
         return state, f"{counts['verified']} of {n} segments came and match the pole's records"
     if counts["verified"] or counts["arriving"]:

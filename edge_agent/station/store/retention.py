@@ -13,6 +13,7 @@ from pathlib import Path
 
 from sqlalchemy import Connection, Engine, and_, delete, exists, select, tuple_
 
+from edge_agent.station.store.footage_retention import FootageDeleted, FootageRetention
 from edge_agent.station.store.ops import bump
 from edge_agent.station.store.pictures import PictureStore
 from edge_agent.station.store.schema import (
@@ -74,10 +75,18 @@ def _use_held() -> object:
 
 
 class Retention:
-    def __init__(self, engine: Engine, store: PictureStore, free: Callable[[], float] | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        store: PictureStore,
+        free: Callable[[], float] | None = None,
+        footage: FootageRetention | None = None,
+    ) -> None:
         self.engine = engine
         self.store = store
         self.free = free or (lambda: free_percent(store.root))
+        self.footage = footage
+        self.footage_deleted = FootageDeleted()  # what the last run deleted of footage
 
     def _drop_pictures(self, conn: Connection, shas: set[str], out: Deleted) -> None:
         """Delete the rows of pictures no longer used; their files go once the rows are committed."""
@@ -165,8 +174,20 @@ class Retention:
             if not d.events and not d.uses:
                 return
 
-    def run(self, now_us: int, events_days: float, pictures_days: float, min_free_percent: float) -> Deleted:
+    def run(
+        self,
+        now_us: int,
+        events_days: float,
+        pictures_days: float,
+        min_free_percent: float,
+        footage_days: float = 30.0,
+        records_days: float = 14.0,
+    ) -> Deleted:
         total = Deleted()
+        self.footage_deleted = FootageDeleted()
+        if self.footage is not None:
+            self._footage(now_us - int(footage_days * DAY_US), min_free_percent)
+            self.footage_deleted.records = self.footage.records_before(now_us - int(records_days * DAY_US))
         self._sweep(self.pictures_before, now_us - int(pictures_days * DAY_US), total)
         self._sweep(self.events_before, now_us - int(events_days * DAY_US), total)
         with self.engine.begin() as conn:
@@ -184,3 +205,14 @@ class Retention:
             total.pictures += d.pictures
             total.bytes += d.bytes
         return total
+
+    def _footage(self, cutoff_us: int, min_free_percent: float) -> None:
+        """Footage copies by age, then (the bulk of the disk) under the watermark before pictures."""
+        assert self.footage is not None
+        for cutoff in (cutoff_us, None):
+            while cutoff is not None or self.free() < min_free_percent:
+                d = self.footage.segments_before(cutoff)
+                self.footage_deleted.segments += d.segments
+                self.footage_deleted.bytes += d.bytes
+                if not d.segments:
+                    break
