@@ -285,3 +285,27 @@ def test_clip_and_clips_from_the_command_line(tmp_path: Path, capsys: pytest.Cap
     assert "no event pole17-cam0-000042 of pole17" in capsys.readouterr().err
     assert main(["audit", "--config", str(cfg)]) == 0
     assert "officer-an" in capsys.readouterr().out and pole.asked == []
+
+
+def test_a_reinstalled_poles_new_key_is_trusted_by_command(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from edge_agent.recording.keys import PoleKey
+    from edge_agent.station.cli.parser import main
+
+    cfg = tmp_path / "station.toml"
+    cfg.write_text(f'state_dir = "{tmp_path / "state"}"\n')
+    engine = connect(f"sqlite:///{tmp_path / 'state' / 'station.db'}")
+    pole, archive, _ = setup(engine, tmp_path)
+    new = PoleKey.load_or_create(tmp_path / "reinstalled")
+    stats = {"recording": {"key": new.fingerprint, "public_key": new.public_b64}}
+    feed(archive, [(TOPICS.stats, json.dumps(stats).encode())], at=5_000)
+    engine.dispose()
+    capsys.readouterr()
+    assert main(["pole-key", "--config", str(cfg), "pole17"]) == 0
+    out = capsys.readouterr().out
+    assert f"key {pole.key.fingerprint}" in out and f"OFFERED, NOT TRUSTED: {new.fingerprint}" in out
+    assert main(["pole-key", "--config", str(cfg), "pole17", "--accept", "--user", "admin-binh"]) == 0
+    assert f"now trusting key {new.fingerprint}" in capsys.readouterr().out
+    assert main(["pole-key", "--config", str(cfg), "pole17", "--accept"]) == 4
+    assert "has offered no new key" in capsys.readouterr().err

@@ -257,3 +257,36 @@ def test_a_nearly_full_station_disk_is_told_once(tmp_path: Path, hook: HttpRecei
         ward.close()
     finally:
         subprocess.run(["umount", str(disk)])
+
+
+def test_a_new_pole_key_and_a_broken_footage_chain_are_told_once(
+    tmp_path: Path, db_url: str, hook: HttpReceiver
+) -> None:
+    from edge_agent.contract import Topics
+    from edge_agent.contract.footage import canonical
+    from edge_agent.recording.chain import Chain
+    from edge_agent.recording.keys import PoleKey
+    from tests.station.test_footage_ingest import segment
+
+    cfg = config(hook, kinds=["pole_key_changed", "footage_broken"])
+    ward = Ward(tmp_path, db_url, cfg)
+    topics = Topics("edge", "pole17", "cam0")
+    key, stranger = PoleKey.load_or_create(tmp_path / "k1"), PoleKey.load_or_create(tmp_path / "k2")
+    for i, k in enumerate((key, stranger, stranger)):
+        body = {"recording": {"key": k.fingerprint, "public_key": k.public_b64}}
+        ward.put(T0 + i * S, topics.stats, json.dumps(body).encode())
+    chain = Chain.open(tmp_path / "rec", "pole17", "cam0", key, 100)
+    records = [json.loads(canonical(chain.append(segment(i, tmp_path)).record)) for i in range(3)]
+    records[2]["prev"] = "e" * 64  # a record that does not link to the one before it
+    for r in records:
+        ward.put(T0 + 5 * S, topics.footage, json.dumps(r).encode())
+    ward.run(T0 + 10 * S)
+    ward.run(T0 + 20 * S)
+    told = [r.json() for r in hook.requests]
+    assert len(told) == 2, told
+    titles = " | ".join(t["title"] for t in told)
+    assert "ký video bằng một khoá mới" in titles and "chuỗi chứng thực bị hỏng" in titles
+    text = " | ".join(t["message"] for t in told)
+    assert key.fingerprint in text and stranger.fingerprint in text
+    assert "record 2 (cam0-00000002.mp4)" in text and "does not link to the record before it" in text
+    ward.close()

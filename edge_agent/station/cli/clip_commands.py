@@ -19,6 +19,7 @@ from sqlalchemy import Engine
 from edge_agent.station.config import StationSettings
 from edge_agent.station.errors import EXIT_CASE, EXIT_CONFIG, UserError
 from edge_agent.station.evidence import auditlog
+from edge_agent.station.footage.keys import accept_key, summary
 from edge_agent.station.footage.requests import (
     ClipError,
     ClipStatus,
@@ -105,3 +106,31 @@ def _json(st: ClipStatus, segments: bool) -> dict[str, Any]:
     if segments:
         out["segment_states"] = [s.__dict__ for s in st.segments]
     return out
+
+
+def pole_key(engine: Engine, settings: StationSettings, args: argparse.Namespace, actor: str) -> int:
+    """The pole's footage key and chains; with --accept, trust the key it offered (audited)."""
+    zone = settings.zone[0]
+    with engine.begin() as conn:
+        if args.accept:
+            try:
+                fingerprint, again = accept_key(conn, args.pole)
+            except ClipError as exc:
+                raise UserError(str(exc), EXIT_CASE) from None
+            auditlog.append(conn, actor, "pole-key", {"pole": args.pole, "key": fingerprint, "heads": again})
+            print(f"{args.pole}: now trusting key {fingerprint}; {again} signed heads checked again")
+        info = summary(conn, args.pole)
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    print(f"{args.pole}: key {info['key'] or '(none seen)'}")
+    if info["offered"]:
+        print(f"  OFFERED, NOT TRUSTED: {info['offered']} since {iso_local(info['offered_us'], zone)}")
+        print("  if the pole was reinstalled: edge-agent station pole-key POLE --accept")
+    for c in info["chains"]:
+        state = (
+            "BROKEN" if c["broken"] or c["bad_heads"] else (c["last_head"] or {}).get("status", "unsigned")
+        )
+        first, last = iso_local(c["first_us"], zone), iso_local(c["last_us"], zone)
+        print(f"  {c['camera']} chain {c['chain']}: {c['records']} records {first} to {last}; {state}")
+    return 0

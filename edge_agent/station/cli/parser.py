@@ -121,6 +121,12 @@ def _parser() -> argparse.ArgumentParser:
     cs.add_argument("--limit", type=int, default=30)
     cs.add_argument("--json", action="store_true")
 
+    pk = cmd("pole-key", "a pole's footage signing key and chains; --accept trusts the new key it offered")
+    pk.add_argument("pole")
+    pk.add_argument("--accept", action="store_true", help="the pole was reinstalled: trust its new key")
+    pk.add_argument("--json", action="store_true")
+    pk.add_argument("--user", default=None)
+
     ap = sub.add_parser("add-pole", help="create a pole's broker password; print its boot-partition lines")
     ap.add_argument("name")
     ap.add_argument("--passwd-file", type=Path, default=Path("/etc/mosquitto/edge-passwd"))
@@ -152,6 +158,8 @@ def _clip(args: argparse.Namespace, actor: str) -> int:
     settings = _settings(args)
     if args.command == "clip":
         return c.clip(_engine(settings), settings, args, actor)
+    if args.command == "pole-key":
+        return c.pole_key(_engine(settings), settings, args, actor)
     return c.clips(_engine(settings), settings, args)
 
 
@@ -195,6 +203,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "adduser": lambda a: _adduser(a),
         "clip": lambda a: _clip(a, a.user or _user()),
         "clips": lambda a: _clip(a, ""),
+        "pole-key": lambda a: _clip(a, a.user or _user()),
     }
     try:
         return handlers[args.command](args)

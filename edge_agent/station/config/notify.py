@@ -31,6 +31,8 @@ KIND_FIELDS: dict[str, tuple[str, ...]] = {
     "camera_health": ("condition", "detail"),
     "camera_recovered": ("condition", "detail"),
     "seq_gap": ("first_seq", "last_seq", "missing"),
+    "pole_key_changed": ("pinned", "offered"),
+    "footage_broken": ("detail",),
     "station_disk": ("free_percent", "free_gb", "path"),
     "ingest_stalled": ("quiet_for", "last_heard", "broker"),
     "digest": ("day", "summary"),

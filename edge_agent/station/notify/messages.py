@@ -62,6 +62,21 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "en": "🕳️ Pole {pole}: {missing} messages lost (seq {first_seq}–{last_seq})\n"
         "These events never reached the station. At {time}. See: {link}",
     },
+    "pole_key_changed": {
+        "vi": "🔑 Cột {pole} ký video bằng một khoá mới\n"
+        "Khoá đã ghi nhận: {pinned}; khoá mới: {offered}. Trạm KHÔNG tin khoá mới: nếu cột vừa được "
+        "cài lại thì xác nhận trên trang cột; nếu không, có thể ai đó giả danh cột. Lúc {time}. Xem: {link}",
+        "en": "🔑 Pole {pole} signs its footage with a new key\n"
+        "Pinned key: {pinned}; new key: {offered}. The station does NOT trust the new key: if the pole "
+        "was reinstalled, confirm it on the pole's page; if not, someone may pose as the pole. "
+        "At {time}. See: {link}",
+    },
+    "footage_broken": {
+        "vi": "⛓️ Video của cột {pole}, camera {camera}: chuỗi chứng thực bị hỏng\n{detail}\nLúc {time}. "
+        "Xem: {link}",
+        "en": "⛓️ Footage of pole {pole}, camera {camera}: its chain of proof is broken\n{detail}\n"
+        "At {time}. See: {link}",
+    },
     "station_disk": {
         "vi": "💾 Trạm {station}: ổ đĩa sắp đầy ({free_percent}% trống, {free_gb} GB)\n"
         "Ảnh cũ nhất đang bị xoá để giữ chỗ. Thư mục: {path}. Lúc {time}.",
@@ -113,6 +128,8 @@ KIND_NAMES = {
         "camera_health": "camera",
         "camera_recovered": "camera bình thường",
         "seq_gap": "mất tin",
+        "pole_key_changed": "khoá mới",
+        "footage_broken": "chuỗi video hỏng",
     },
     "en": {
         "alarm": "alarm",
@@ -122,6 +139,8 @@ KIND_NAMES = {
         "camera_health": "camera",
         "camera_recovered": "camera fine",
         "seq_gap": "lost messages",
+        "pole_key_changed": "new key",
+        "footage_broken": "broken footage chain",
     },
 }
 CONDITIONS = {

@@ -17,6 +17,7 @@ from edge_agent.station.config import StationSettings
 from edge_agent.station.notify.acks import load_key, unacknowledged
 from edge_agent.station.notify.channels import Channels
 from edge_agent.station.notify.fanout import FanOut
+from edge_agent.station.notify.footage_watch import footage_notices
 from edge_agent.station.notify.notice import Notice
 from edge_agent.station.notify.sender import Sender
 from edge_agent.station.notify.station_watch import StationWatcher
@@ -54,6 +55,7 @@ class Notify(threading.Thread):
         with self.engine.begin() as conn:
             self.fanout.begin(conn, now)
             pending = sum(self.fanout.add(conn, n, now) for n in self.watcher.collect(conn, now))
+            pending += sum(self.fanout.add(conn, n, now) for n in footage_notices(conn))
             troubles, digests = self.station.collect(conn, now)
             pending += sum(self.fanout.add(conn, n, now) for n in troubles)
             for name, notice in digests:

@@ -1,4 +1,5 @@
-"""Footage on the pages (police): "Lấy video" on an event, where each request stands, the clip played.
+"""Footage on the pages (police): "Lấy video" on an event, where each request stands, the clip played;
+and (admin) trusting a pole's new signing key after a reinstall (`POST /poles/{device}/key`).
 
 `POST /events/{device}/{event_id}/footage` asks for the event's clip (audited) and goes back to
 the event page, whose "Video" section (`clips_of`) lists the event's requests: waiting for the
@@ -19,6 +20,7 @@ from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route
 
 from edge_agent.station.evidence import auditlog
+from edge_agent.station.footage.keys import accept_key
 from edge_agent.station.footage.playback import PlaybackError, clip_mp4
 from edge_agent.station.footage.requests import ClipError, ask_event, requests_for, status
 from edge_agent.station.web.context import Ctx, actor
@@ -73,7 +75,21 @@ def routes(ctx: Ctx) -> list[Route]:
             return Response(b"", status_code=404)
         return FileResponse(path, media_type="video/mp4", headers={"Cache-Control": "private, no-store"})
 
+    def trust(device: str, who: str) -> None:
+        with ctx.engine.begin() as conn:
+            fingerprint, again = accept_key(conn, device)
+            auditlog.append(conn, who, "pole-key", {"pole": device, "key": fingerprint, "heads": again})
+
+    async def trust_key(request: Request) -> Response:
+        device = request.path_params["device"]
+        try:
+            await run_in_threadpool(trust, device, actor(request))
+        except ClipError as exc:
+            return ctx.render(request, "error.html", 400, message=str(exc))
+        return RedirectResponse(f"/poles/{device}#footage", 303)
+
     return [
+        Route("/poles/{device}/key", trust_key, methods=["POST"]),
         Route("/events/{device}/{event_id}/footage", get_footage, methods=["POST"]),
         Route("/clips/{id:int}", clip_json),
         Route("/clips/{id:int}.mp4", clip_video),

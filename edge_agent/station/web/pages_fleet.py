@@ -14,6 +14,7 @@ from starlette.routing import Route
 
 from edge_agent.station.fleet.maintenance import set_maintenance
 from edge_agent.station.fleet.state import known
+from edge_agent.station.footage.keys import summary as footage_summary
 from edge_agent.station.notify.snooze import snoozes
 from edge_agent.station.query.search import to_iso
 from edge_agent.station.store.ops import now_us
@@ -95,6 +96,7 @@ def routes(ctx: Ctx) -> list[Route]:
             ).all()
             muted = conn.execute(select(maintenance).where(maintenance.c.device == device)).first()
             snoozed = [z for z in snoozes(conn, now) if z.device == device]
+            footage = footage_summary(conn, device)
         parsed: list[tuple[int, dict[str, Any]]] = []
         for t, raw in stats:
             try:
@@ -128,6 +130,7 @@ def routes(ctx: Ctx) -> list[Route]:
             charts=charts,
             history=rows,
             snoozes=snoozed,
+            footage=footage,
             maintenance=None
             if muted is None
             else {"by": muted.by, "since": to_iso(muted.since_us), "note": muted.note},

@@ -33,6 +33,7 @@ RULES: list[Rule] = [
     rule("/poles/{device}/{camera}/snapshot.jpg", *FLEET),
     rule("/poles/{device}/maintenance", A, V, methods=("POST",)),
     rule("/poles/{device}/snooze", A, V, methods=("POST",)),
+    rule("/poles/{device}/key", A, methods=("POST",)),
     # events and cases
     rule("/events", P),
     rule("/events/{device}/{event_id}", P),
