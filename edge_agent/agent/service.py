@@ -31,6 +31,7 @@ from edge_agent.delivery.commands import Commands
 from edge_agent.delivery.mqtt import Delivery
 from edge_agent.detection import Detector
 from edge_agent.recording.recorder import Recorder
+from edge_agent.recording.uploader import Uploader
 from edge_agent.sources import Source, open_camera
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,9 @@ class Service:
                 publish=self.delivery.publish if self.delivery else None,
             )
             sinks.append(self.recorder)  # events and motion decide which segments are kept
+        self.uploader: Uploader | None = None
+        if self.recorder is not None and self.delivery is not None:
+            self.uploader = self._uploader(self.recorder, self.delivery)
         next_seq = self.delivery.outbox.next_seq if self.delivery else None
         self.pipeline = Pipeline(settings, self.source, sinks, next_seq=next_seq)
         self.stats = StatsBuilder(
@@ -80,6 +84,26 @@ class Service:
         self.commands.add("snapshot", self._cmd_snapshot)
         self.commands.add("stats", lambda args: self._stats_body(advance=False))
         self.commands.add("reload", self._cmd_reload)
+        if self.uploader is not None:
+            self.commands.add("clip", self._cmd_clip)  # the station pulls footage
+
+    def _cmd_clip(self, args: dict[str, Any]) -> dict[str, Any]:
+        assert self.recorder is not None and self.uploader is not None
+        self.recorder.sign_now()  # the head the station gets covers every segment it asks for
+        return self.uploader.request(args)
+
+    def _uploader(self, recorder: Recorder, delivery: Delivery) -> Uploader:
+        return Uploader(
+            recorder.folder,
+            recorder.budget,
+            recorder.camera,
+            recorder.topics,
+            publish_now=delivery.publish_now,
+            publish=delivery.publish,
+            connected=lambda: delivery.connected,
+            depth=lambda: delivery.depth,
+            upload_kbps=self.settings.recording.upload_kbps,
+        )
 
     # -- commands (paho's thread) -----------------------------------------------------------
 
@@ -142,6 +166,8 @@ class Service:
         body["camera_error"] = self.source.stats.last_error or None
         if self.recorder is not None:
             body["recording"] = self.recorder.stats()
+            if self.uploader is not None:
+                body["recording"]["upload"] = self.uploader.stats()
         return body
 
     def camera_state(self) -> str:
@@ -174,6 +200,8 @@ class Service:
             return "the delivery or MQTT thread has died"
         if self.recorder is not None and not self.recorder.alive():
             return "the recording thread has died"
+        if self.uploader is not None and not self.uploader.alive():
+            return "the footage upload thread has died"
         return ""
 
     def _supervise(self) -> None:
@@ -212,6 +240,8 @@ class Service:
             self.delivery.start()  # the command handlers are in place
         if self.recorder is not None:
             self.recorder.start()
+        if self.uploader is not None:
+            self.uploader.start()
         thread = threading.Thread(target=self._supervise, name="supervisor", daemon=True)
         thread.start()
         self.notifier.ready()
@@ -222,6 +252,8 @@ class Service:
             self.notifier.stopping()
             self._stop.set()
             self.source.close()
+            if self.uploader is not None:
+                self.uploader.stop()  # what it held is released; the station asks again
             if self.recorder is not None:
                 self.recorder.close()  # the last segment decided, the chain's head signed and sent
             if self.delivery is not None:

@@ -56,6 +56,9 @@ class RecordingConfig(Section):
     sign_every: int = Field(
         15, ge=1, le=1000, description="sign the chain's head with the pole's key every this many segments"
     )
+    upload_kbps: int = Field(
+        1000, ge=16, le=1_000_000, description="bandwidth cap of footage sent to the station, kbit/s"
+    )
 
     def stream(self, camera_source: str) -> str:
         """What is recorded: `source`, or the camera's own."""

@@ -6,6 +6,9 @@ the oldest unsent rows to paho (at most `max_inflight` unacknowledged). A PUBACK
 a PUBACK with a failure reason (e.g. 135, not authorised by the ACL) is logged, counted and the
 row deleted — it would fail again forever. paho re-sends in-flight messages after a reconnect;
 after a restart, every stored row is sent again (QoS 1: a consumer drops duplicates by `id`).
+`publish_now()` is for what must not be copied onto the SD card (footage chunks, which the station
+asks for again when they are lost): one QoS 1 message straight to paho, True once its PUBACK
+succeeded; its mid is never the outbox's, so the outbox's own count in flight is untouched.
 
 Connection: `connect_async` + `loop_start` (in `start()`, once the command handlers are in
 place), reconnect with backoff, last will `offline` (retained, delayed by `will_delay_s` so that
@@ -28,13 +31,11 @@ import contextlib
 import functools
 import logging
 import queue
-import ssl
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlparse
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
@@ -45,13 +46,13 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 from edge_agent.config import Settings
 from edge_agent.contract import Kind, Message, Topics
 from edge_agent.delivery import connect_errors, homeassistant
+from edge_agent.delivery.client import MAX_INFLIGHT, build_client
+from edge_agent.delivery.client import message_properties as _properties
 from edge_agent.delivery.commands import CommandHandler, command_reply, valid_name
 from edge_agent.delivery.outbox import Outbox
 
 log = logging.getLogger(__name__)
 
-MAX_INFLIGHT = 100
-DEFAULT_PORTS = {"mqtt": 1883, "mqtts": 8883}
 MAX_INCOMING_PACKET = 65536  # told to the broker: it must not send us anything larger
 DRAIN_ON_CLOSE_S = 5.0
 LOOP_ERROR_PAUSE_S = 1.0
@@ -83,45 +84,6 @@ def _guarded(method: Callable[..., None]) -> Callable[..., None]:
     return wrapper
 
 
-def _properties(message: Message) -> Properties | None:
-    props = Properties(PacketTypes.PUBLISH)
-    props.ContentType = message.content_type
-    if message.properties:
-        props.UserProperty = list(message.properties.items())
-    return props
-
-
-def build_client(settings: Settings, topics: Topics) -> tuple[mqtt.Client, str, int]:
-    cfg = settings.mqtt
-    assert cfg.url is not None
-    url = urlparse(cfg.url)
-    host, port = url.hostname or "localhost", url.port or DEFAULT_PORTS[url.scheme]
-    client = mqtt.Client(
-        mqtt.CallbackAPIVersion.VERSION2,
-        client_id=f"edge-agent-{settings.device_id}",
-        protocol=mqtt.MQTTv5,
-    )
-    client.suppress_exceptions = True
-    client.max_inflight_messages_set(MAX_INFLIGHT)
-    client.max_queued_messages_set(0)
-    client.reconnect_delay_set(round(max(cfg.reconnect_min_s, 1)), round(max(cfg.reconnect_max_s, 1)))
-    if cfg.username:
-        password = cfg.password.get_secret_value() if cfg.password else None
-        client.username_pw_set(cfg.username, password)
-    if url.scheme == "mqtts":
-        client.tls_set(
-            ca_certs=str(cfg.ca_file) if cfg.ca_file else None,
-            certfile=str(cfg.certfile) if cfg.certfile else None,
-            keyfile=str(cfg.keyfile) if cfg.keyfile else None,
-            cert_reqs=ssl.CERT_REQUIRED,
-        )
-    will = Properties(PacketTypes.WILLMESSAGE)
-    will.WillDelayInterval = cfg.will_delay_s
-    will.ContentType = "text/plain"
-    client.will_set(topics.status, b"offline", qos=1, retain=True, properties=will)
-    return client, host, port
-
-
 class Delivery:
     def __init__(
         self,
@@ -137,6 +99,8 @@ class Delivery:
         self.connected = False
         self.since = time.monotonic()  # when `connected` last changed
         self._acks: queue.SimpleQueue[tuple[int, ReasonCode]] = queue.SimpleQueue()
+        self._direct_lock = threading.Lock()  # one publish_now() at a time (never taken by paho)
+        self._direct_reasons: dict[int, ReasonCode] | None = None  # PUBACKs while one waits
         self._inflight: dict[int, int] = {}  # paho mid → outbox row id
         self._sent_upto = 0
         self._generation = self.outbox.generation
@@ -176,6 +140,51 @@ class Delivery:
     def publish(self, message: Message) -> None:
         self.outbox.put(message)
         self._wake.set()  # send now; the fsync still comes once per flush interval (sync())
+
+    def publish_now(
+        self, topic: str, payload: bytes, timeout_s: float, cancel: threading.Event | None = None
+    ) -> bool:
+        """Publish QoS 1 outside the outbox; True only once the broker's PUBACK says success.
+
+        False at once when not connected, and when the broker does not answer within `timeout_s`,
+        the connection drops meanwhile or `cancel` is set (the caller sends it again); a PUBACK
+        with a failure reason (135: the ACL) is False too, logged and counted in `rejected`.
+        """
+        with self._direct_lock:
+            if not self.connected or self._stop.is_set():
+                return False
+            reasons: dict[int, ReasonCode] = {}
+            self._direct_reasons = reasons  # before publish(): its PUBACK may beat our next line
+            try:
+                try:
+                    info = self.client.publish(topic, payload, qos=1)
+                except (ValueError, TypeError) as exc:
+                    self.stats.unpublishable += 1
+                    log.error("message for %.80r cannot be published (%s)", topic, exc)
+                    return False
+                if info.rc != mqtt.MQTT_ERR_SUCCESS:
+                    return False
+                deadline = time.monotonic() + timeout_s
+                while not info.is_published():
+                    if not self.connected or time.monotonic() >= deadline or (cancel and cancel.is_set()):
+                        return False
+                    with contextlib.suppress(RuntimeError, ValueError):
+                        info.wait_for_publish(0.1)
+                reason = reasons.get(info.mid)
+            finally:
+                self._direct_reasons = None
+        if reason is not None and reason.is_failure:
+            code = reason.value
+            self.stats.rejected[code] = self.stats.rejected.get(code, 0) + 1
+            log.error(
+                "broker rejected a message on %.80r (reason %d: %s). Check the broker's ACL for "
+                "this device's topics",
+                topic,
+                code,
+                reason,
+            )
+            return False
+        return True
 
     @property
     def depth(self) -> int:
@@ -364,7 +373,10 @@ class Delivery:
 
     @_guarded
     def _on_publish(self, _c: mqtt.Client, _u: Any, mid: int, reason: ReasonCode, _p: Any) -> None:
-        self._acks.put((mid, reason))
+        direct = self._direct_reasons
+        if direct is not None:  # a publish_now() waits: it takes its own mid from here
+            direct[mid] = reason
+        self._acks.put((mid, reason))  # _process_acks skips mids that are not the outbox's
         self._wake.set()
 
     @_guarded

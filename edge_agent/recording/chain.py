@@ -208,6 +208,10 @@ class Chain:
         return chain
 
     @property
+    def open_for_writing(self) -> bool:
+        return self._records_fd >= 0
+
+    @property
     def next_index(self) -> int:
         return 0 if self.last is None else self.last.index + 1
 

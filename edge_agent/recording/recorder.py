@@ -82,6 +82,7 @@ class Recorder:
         self.kept = self.dropped = self.lost = 0
         self.last_error = ""
         self._lock = threading.Lock()
+        self._chain_lock = threading.Lock()  # the segmenter appends, a clip request signs
         self._pending: deque[Segment] = deque()
         self._clear_staging()
         self.segmenter = Segmenter(
@@ -141,9 +142,10 @@ class Recorder:
         with self._lock:
             self.retention.end_all()
         self._decide(final=True)
-        head = self.chain.close()
-        if head is not None:
-            self._send_head(head)
+        with self._chain_lock:
+            head = self.chain.close()
+            if head is not None:
+                self._send_head(head)
         self.wear.save()
 
     # -- segments (the segmenter's thread) ---------------------------------------------------------
@@ -185,10 +187,13 @@ class Recorder:
         self.last_error = ""
         self.kept += 1
         self.wear.add(segment.bytes)
-        entry = self.chain.append(replace(segment, path=target))
-        self._publish(Message(self.topics.footage, canonical(entry.record), Kind.FOOTAGE, properties=PROPS))
-        if entry.head is not None:
-            self._send_head(entry.head)
+        with self._chain_lock:
+            entry = self.chain.append(replace(segment, path=target))
+            self._publish(
+                Message(self.topics.footage, canonical(entry.record), Kind.FOOTAGE, properties=PROPS)
+            )
+            if entry.head is not None:
+                self._send_head(entry.head)
         self.budget.enforce()
 
     def _write(self, staged: Path, target: Path) -> None:
@@ -205,6 +210,15 @@ class Recorder:
                 os.fsync(dst.fileno())
             staged.unlink()
         os.replace(part, target)
+
+    def sign_now(self) -> None:
+        """Sign the chain's head now (the station asked for footage: its signature then covers
+        every segment it can ask for, not only those before the last `sign_every`)."""
+        with self._chain_lock:
+            if self.chain.open_for_writing:
+                head = self.chain.sign_head()
+                if head is not None:
+                    self._send_head(head)
 
     def _send_head(self, head: SignedHead) -> None:
         self._publish(Message(self.topics.footage_heads, canonical(head), Kind.FOOTAGE, properties=PROPS))

@@ -1,0 +1,154 @@
+"""Footage from the camera to the court, with every part real: GStreamer's RTSP camera streaming
+the demo clip, the pole agent detecting on it and recording it, the shipped broker and ACL, the
+station's ingest, puller and exporter.
+
+The cars' events keep their segments on the pole; the station learns of them from the chain
+records, asks for one event's clip, the pole sends it in chunks, each segment checks out against
+its record, the clip plays as one MP4, and the case's bag verifies: bytes, chain and signature.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import av
+import pytest
+from sqlalchemy import Engine, select
+
+from edge_agent import config
+from edge_agent.agent.service import Service
+from edge_agent.station.evidence.cases import add_events, open_case
+from edge_agent.station.evidence.export import export_case
+from edge_agent.station.evidence.signing import load_or_create_key, public_key_pem
+from edge_agent.station.evidence.verify import verify_bag
+from edge_agent.station.footage.playback import clip_mp4
+from edge_agent.station.footage.puller import Puller
+from edge_agent.station.footage.requests import ask_event, status
+from edge_agent.station.ingest.archive import Archive
+from edge_agent.station.ingest.subscriber import Ingest
+from edge_agent.station.service import commander
+from edge_agent.station.store.engine import connect
+from edge_agent.station.store.footage_files import FootageFiles
+from edge_agent.station.store.footage_tables import footage_segments, pole_keys
+from edge_agent.station.store.pictures import PictureStore
+from edge_agent.station.store.schema import events
+from tests.rtsp_server import RtspCamera, h264_clip
+from tests.station.shipped_broker import ShippedBroker
+from tests.station.test_ingest import settings_for
+
+
+def until(check: Callable[[], object], timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"not within {timeout_s} s: {what}")
+
+
+@pytest.fixture
+def station(tmp_path: Path, shipped_broker: ShippedBroker) -> Iterator[tuple[Ingest, Engine, FootageFiles]]:
+    settings = settings_for(tmp_path / "station", f"sqlite:///{tmp_path / 'station.db'}", shipped_broker)
+    engine = connect(settings.database_url)
+    files = FootageFiles(settings.footage_dir)
+    ingest = Ingest(settings, Archive(engine, files), PictureStore(settings.pictures_dir))
+    ingest.start()
+    assert all(c.connected.wait(10) for c in ingest.clients)
+    yield ingest, engine, files
+    ingest.stop()
+    engine.dispose()
+
+
+@pytest.mark.slow
+def test_an_events_footage_goes_from_the_camera_into_a_verified_case(
+    station: tuple[Ingest, Engine, FootageFiles], shipped_broker: ShippedBroker, tmp_path: Path
+) -> None:
+    ingest, engine, files = station
+    with RtspCamera(h264_clip(tmp_path / "clips", 30), tmp_path) as camera:
+        cfg = tmp_path / "pole.toml"
+        cfg.write_text(
+            f'device_id = "pole1"\nstate_dir = "{tmp_path / "pole"}"\n[camera]\nsource = "{camera.url}"\n'
+            f'[mqtt]\nurl = "{shipped_broker.url()}"\nusername = "pole1"\n'
+            f'password = "{shipped_broker.passwords["pole1"]}"\n[outbox]\nflush_interval_s = 0.2\n'
+            "[health]\nstats_interval_s = 5\n"
+            f'[recording]\nenabled = true\ndir = "{tmp_path / "pole-rec"}"\n'
+            f'staging_dir = "{tmp_path / "pole-ram"}"\nsegment_s = 2\npre_capture_s = 2\npost_capture_s = 2\n'
+            "upload_kbps = 50000\n"
+        )
+        service = Service(config.load(cfg), cfg)
+        thread = threading.Thread(target=service.run, daemon=True)
+        thread.start()
+        try:
+
+            def ended() -> str | None:
+                with engine.connect() as conn:
+                    return conn.execute(
+                        select(events.c.event_id)
+                        .where(events.c.end_us.is_not(None))
+                        .order_by(events.c.id)
+                        .limit(1)
+                    ).scalar()
+
+            until(ended, 60, "a car's event ended")
+            event_id = ended()
+            assert event_id is not None
+
+            def known() -> bool:
+                with engine.connect() as conn:
+                    pinned = conn.execute(select(pole_keys.c.fingerprint)).scalar()
+                    n = len(conn.execute(select(footage_segments.c.idx)).all())
+                return pinned is not None and n >= 3
+
+            until(known, 30, "the pole's key and its footage records at the station")
+            with engine.begin() as conn:
+                rid = ask_event(conn, "pole1", event_id, "officer-an", 2, 2)
+            puller = Puller(engine, commander(ingest, "clip"), ask_every_s=5)
+
+            def done() -> bool:
+                puller.run_once(int(time.time() * 1e6))
+                with engine.connect() as conn:
+                    st = status(conn, rid)
+                return st is not None and st.state in ("done", "partial", "unavailable")
+
+            until(done, 60, "the clip pulled")
+        finally:
+            service.stop()
+            thread.join(30)
+    with engine.connect() as conn:
+        st = status(conn, rid)
+    assert st is not None and st.state == "done", st.as_dict()
+    n = len(st.segments)
+    assert n >= 2 and st.verified == n
+    mp4 = clip_mp4(st, files, tmp_path / "cache")
+    with av.open(str(mp4)) as c:
+        frames = sum(1 for _ in c.decode(c.streams.video[0]))
+    with engine.connect() as conn:
+        recorded = sum(
+            int(json.loads(r)["frames"])
+            for r in conn.execute(
+                select(footage_segments.c.raw).where(footage_segments.c.idx.in_([s.idx for s in st.segments]))
+            ).scalars()
+        )
+    assert frames == recorded, "every frame the pole recorded for the clip plays"
+
+    open_case(engine, "case-1", "collision at the crossroads", "officer-an")
+    add_events(engine, "case-1", [("pole1", event_id)], "officer-an")
+    key = tmp_path / "station.pem"
+    bag = export_case(
+        engine,
+        PictureStore(tmp_path / "pics"),
+        key,
+        "ward7",
+        "case-1",
+        tmp_path / "bag",
+        "officer-an",
+        footage=files,
+    )
+    report = verify_bag(bag, public_key_pem(load_or_create_key(key)))
+    assert report.ok, report.messages
+    (line,) = report.clips
+    assert f"{n} of {n} segments, bytes as the pole recorded" in line
