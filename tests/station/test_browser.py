@@ -18,6 +18,7 @@ import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -93,10 +94,13 @@ def station(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Station]:
     tmp = tmp_path_factory.mktemp("browser")
     broker = LocalBroker(shutil.which("mosquitto") or "/usr/sbin/mosquitto")
     ask: list[Callable[[str], bool]] = []  # the station's asker, once its ingest is up
+    from edge_agent.station.store.footage_files import FootageFiles
+
     ward = make_ward(
         tmp,
         web=WebConfig(public_poles=["pole1"], live_interval_s=LIVE_INTERVAL_S, cookie_secure=True),
         look=LiveLook(lambda device: ask[0](device)),
+        footage_files=FootageFiles(tmp / "footage"),
     )
     settings = load(
         None,
@@ -135,6 +139,13 @@ def browser() -> Iterator[Any]:
         b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
         yield b
         b.close()
+
+
+def until(check: Callable[[], object], timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        assert time.monotonic() < deadline, f"not within {timeout_s} s"
+        time.sleep(0.1)
 
 
 @contextmanager
@@ -290,6 +301,38 @@ def test_a_search_finds_events(browser: Any, station: Station) -> None:
         items.first.locator("a").click()
         page.wait_for_load_state()
         sync_api.expect(page.locator(".badge.verified").first).to_be_visible()
+    page.context.close()
+
+
+def test_an_events_clip_plays_to_its_end_on_the_event_page(browser: Any, station: Station) -> None:
+    """Real H.264 segments pulled for pole1's third event: Chromium plays the remuxed clip to
+    `ended`, and its duration is the segments' (the clip, not a frame of it)."""
+    from edge_agent.station.footage.requests import status
+    from edge_agent.station.store.footage_files import FootageFiles
+    from tests.station.footage_fixture import pull_clip
+    from tests.station.test_web_support import T0
+
+    files = FootageFiles(station.ward.tmp / "footage")  # the web app's own footage folder
+    start = T0 + timedelta(minutes=3)
+    rid = pull_clip(station.ward.engine, files, station.ward.tmp / "pole1-footage", "pole1",
+                    "pole1-cam0-000003", start)  # fmt: skip
+    with station.ward.engine.connect() as conn:
+        st = status(conn, rid)
+    assert st is not None and st.state == "done"
+    expected = sum((s.end_us - s.start_us) / 1e6 + 0.08 for s in st.segments)  # type: ignore[operator]
+    page = new_page(browser, station, "police")
+    with screenshot_on_failure(page, station, "clip"):
+        page.goto("/events/pole1/pole1-cam0-000003")
+        sync_api.expect(page.locator("#footage .clip-state").first).to_have_text("xong")
+        video = page.locator("#footage video")
+        sync_api.expect(video).to_have_count(1)
+        probe = "document.querySelector('#footage video')"
+        until(lambda: page.evaluate(f"{probe}.readyState") >= 1, 20)  # (the pages' CSP forbids eval)
+        duration = page.evaluate(f"{probe}.duration")
+        assert abs(duration - expected) < 0.5, (duration, expected)
+        page.evaluate("v => { v.muted = true; v.playbackRate = 4; return v.play(); }", video.element_handle())
+        until(lambda: page.evaluate(f"{probe}.ended"), 30)
+        assert page.evaluate(f"{probe}.error") is None
     page.context.close()
 
 

@@ -22,6 +22,7 @@ from edge_agent.station.evidence.cases import add_events, open_case
 from edge_agent.station.fleet.live_look import LiveLook
 from edge_agent.station.ingest.archive import Archive, Received
 from edge_agent.station.ingest.inbox import PictureRecord, classify
+from edge_agent.station.store.footage_files import FootageFiles
 from edge_agent.station.store.ops import now_us
 from edge_agent.station.store.pictures import PictureStore
 from edge_agent.station.web.app import create_web_app
@@ -139,6 +140,7 @@ def make_ward(
     web: WebConfig | None = None,
     zone: str = "Asia/Ho_Chi_Minh",
     look: LiveLook | None = None,
+    footage_files: FootageFiles | None = None,
 ) -> Ward:
     """A seeded ward whose pages show times in `zone` (Ho Chi Minh City: UTC+7, no daylight saving)."""
     from edge_agent.station.store.engine import connect
@@ -159,5 +161,6 @@ def make_ward(
         exports_dir=tmp / "exports",
         zone=ZoneInfo(zone),
         look=look,
+        footage_files=footage_files,
     )
     return Ward(engine, store, app, tmp)

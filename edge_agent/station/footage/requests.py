@@ -29,6 +29,7 @@ from edge_agent.station.store.ops import insert_ignore, now_us
 from edge_agent.station.store.schema import devices, events
 
 GAP_US = 1_500_000  # more than this between one segment's end and the next one's start: a hole
+OPEN_EVENT_US = 60_000_000  # an event not ended yet: its clip covers its first minute
 
 
 def iso(t_us: int) -> str:
@@ -175,16 +176,15 @@ def ask_range(
 
 
 def ask_event(conn: Connection, device: str, event_id: str, by: str, pre_s: float, post_s: float) -> int:
-    """A request for an event's clip: from `pre_s` before it to `post_s` after it (or now)."""
+    """A request for an event's clip: from `pre_s` before it to `post_s` after it (an event still
+    going on: after its first minute). Times are the pole's, as its footage records are."""
     e = events.c
     row = conn.execute(
-        select(e.camera, e.start_us, e.end_us, e.last_received_us).where(
-            and_(e.device == device, e.event_id == event_id)
-        )
+        select(e.camera, e.start_us, e.end_us).where(and_(e.device == device, e.event_id == event_id))
     ).first()
     if row is None:
         raise ClipError(f"no event {event_id} of {device} in the archive")
-    end = row.end_us if row.end_us is not None else row.last_received_us
+    end = row.end_us if row.end_us is not None else row.start_us + OPEN_EVENT_US
     start = row.start_us - int(pre_s * 1e6)
     return ask_range(
         conn, device, row.camera, start, max(end, row.start_us) + int(post_s * 1e6), by, event_id
