@@ -309,3 +309,29 @@ def test_a_reinstalled_poles_new_key_is_trusted_by_command(
     assert f"now trusting key {new.fingerprint}" in capsys.readouterr().out
     assert main(["pole-key", "--config", str(cfg), "pole17", "--accept"]) == 4
     assert "has offered no new key" in capsys.readouterr().err
+
+
+def test_a_request_made_before_the_records_come_gains_them(engine: Engine, tmp_path: Path) -> None:
+    """An alarm's clip is asked for at the event's end; the pole sends the records of its last
+    segments only once its retention kept them, seconds later: the request takes them then."""
+    pole = Pole(tmp_path, 5)
+    files = FootageFiles(tmp_path / "station-footage")
+    archive = Archive(engine, files)
+    feed(archive, [(TOPICS.status, b"online"), *pole.messages[:3]])  # stats, the first two records
+    with engine.begin() as conn:
+        rid = ask_range(conn, "pole17", "cam0", us(T0), us(T0 + timedelta(seconds=16)), "alarm rule")
+    puller = Puller(engine, pole.send)
+    puller.run_once(now=2_000)
+    assert [w.index for w in pole.asked[0].segments] == [0, 1]
+    feed(archive, pole.answer(pole.asked[0]), at=3_000)
+    puller.run_once(now=4_000)
+    with engine.connect() as conn:
+        assert status(conn, rid).state == "done"  # type: ignore[union-attr]
+    feed(archive, pole.messages[3:], at=5_000)  # the later records come
+    puller.run_once(now=6_000)
+    assert [w.index for w in pole.asked[1].segments] == [2, 3]
+    feed(archive, pole.answer(pole.asked[1]), at=7_000)
+    puller.run_once(now=8_000)
+    with engine.connect() as conn:
+        st = status(conn, rid)
+    assert st is not None and st.state == "done" and st.verified == 4

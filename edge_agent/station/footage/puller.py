@@ -22,7 +22,7 @@ from collections.abc import Callable
 from sqlalchemy import Engine, and_, or_, select, update
 
 from edge_agent.contract.clips import MAX_SEGMENTS, ClipRequest, WantedSegment, request_payload
-from edge_agent.station.footage.requests import ClipError, ask_event
+from edge_agent.station.footage.requests import SETTLE_US, ClipError, ask_event, cover
 from edge_agent.station.store.footage_tables import clip_requests, clip_segments, footage_files
 from edge_agent.station.store.schema import counters, device_messages, devices, events
 
@@ -53,6 +53,7 @@ class Puller:
         """One pass; the number of clip requests sent to poles."""
         if self.auto_alarms:
             self._alarms(now)
+        self._refresh(now)
         sent = self._ask(now)
         self._close(now)
         return sent
@@ -105,6 +106,14 @@ class Puller:
         return sent
 
     # -- finishing -----------------------------------------------------------------------------
+
+    def _refresh(self, now: int) -> None:
+        """Requests of the last few minutes gain the segments whose records came since."""
+        r = clip_requests.c
+        with self.engine.begin() as conn:
+            recent = conn.execute(select(r.id).where(r.requested_us > now - SETTLE_US)).scalars().all()
+            for rid in recent:
+                cover(conn, int(rid), now)
 
     def _close(self, now: int) -> None:
         r, c, f = clip_requests.c, clip_segments.c, footage_files.c

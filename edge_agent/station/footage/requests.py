@@ -30,6 +30,7 @@ from edge_agent.station.store.schema import devices, events
 
 GAP_US = 1_500_000  # more than this between one segment's end and the next one's start: a hole
 OPEN_EVENT_US = 60_000_000  # an event not ended yet: its clip covers its first minute
+SETTLE_US = 300_000_000  # records of a time may still come this long after it was asked for
 
 
 def iso(t_us: int) -> str:
@@ -137,13 +138,6 @@ def ask_range(
     if to_us - from_us > 6 * 3600 * 1_000_000:
         raise ClipError("a clip is at most 6 hours; ask for several")
     now = now_us() if now is None else now
-    s = footage_segments.c
-    covering = conn.execute(
-        select(s.chain, s.idx, s.name)
-        .where(and_(s.device == device, s.camera == camera, s.start_us < to_us, s.end_us > from_us))
-        .order_by(s.start_us, s.idx)
-    ).all()
-    detail = "" if covering else _nothing_there(conn, device, camera)
     request_id = conn.execute(
         clip_requests.insert()
         .values(
@@ -154,25 +148,51 @@ def ask_range(
             to_us=to_us,
             requested_by=by[:128],
             requested_us=now,
-            detail=detail,
-            closed_us=None if covering else now,
+            detail="",
+            closed_us=None,
         )
         .returning(clip_requests.c.id)
     ).scalar_one()
-    f = footage_files.c
+    cover(conn, int(request_id), now)
+    return int(request_id)
+
+
+def cover(conn: Connection, request_id: int, now: int) -> int:
+    """Add to a request the segments that cover it and it does not name yet (a pole publishes a
+    segment's record once its retention kept it, seconds after the event); how many it gained."""
+    r = conn.execute(select(clip_requests).where(clip_requests.c.id == request_id)).one()
+    s, c, f = footage_segments.c, clip_segments.c, footage_files.c
+    named = select(c.idx).where(and_(c.request_id == request_id, c.chain == s.chain))
+    covering = conn.execute(
+        select(s.chain, s.idx, s.name)
+        .where(and_(s.device == r.device, s.camera == r.camera, s.start_us < r.to_us, s.end_us > r.from_us))
+        .where(s.idx.not_in(named))
+        .order_by(s.start_us, s.idx)
+    ).all()
     for chain, idx, name in covering:
         conn.execute(clip_segments.insert().values(request_id=request_id, chain=chain, idx=idx))
-        row = {"device": device, "camera": camera, "chain": chain, "idx": idx, "name": name}
+        row = {"device": r.device, "camera": r.camera, "chain": chain, "idx": idx, "name": name}
         fresh = {"state": "wanted", "have_bytes": 0, "reason": "", "updated_us": now}
-        new = insert_ignore(conn, footage_files, row | fresh)
-        if not new:  # asked before: what the pole could not send then it is asked for again
-            conn.execute(
+        if not insert_ignore(conn, footage_files, row | fresh):  # asked before: what the pole
+            conn.execute(  # could not send then is asked for again
                 update(footage_files)
-                .where(and_(f.device == device, f.camera == camera, f.chain == chain, f.idx == idx))
+                .where(and_(f.device == r.device, f.camera == r.camera, f.chain == chain, f.idx == idx))
                 .where(f.state == "unavailable")
                 .values(state="wanted", reason="", have_bytes=0, asked_us=None, updated_us=now)
             )
-    return int(request_id)
+    if covering and r.closed_us is not None:
+        conn.execute(update(clip_requests).where(clip_requests.c.id == request_id).values(closed_us=None))
+    return len(covering)
+
+
+def settled(conn: Connection, device: str, camera: str, to_us: int, requested_us: int, now: int) -> bool:
+    """Whether no record for a range can come any more: the pole's records already reach past its
+    end (they come in order), or it was asked for `SETTLE_US` ago."""
+    s = footage_segments.c
+    last = conn.execute(
+        select(func.max(s.end_us)).where(and_(s.device == device, s.camera == camera))
+    ).scalar()
+    return (last is not None and last >= to_us + SETTLE_US) or now - requested_us >= SETTLE_US
 
 
 def ask_event(conn: Connection, device: str, event_id: str, by: str, pre_s: float, post_s: float) -> int:
@@ -230,6 +250,10 @@ def status(conn: Connection, request_id: int) -> ClipStatus | None:
     )
     out.segments, out.holes = segs, _holes(segs, r.from_us, r.to_us)
     out.state, why = _state(conn, r.device, segs)
+    if not segs:
+        why = _nothing_there(conn, r.device, r.camera)
+        if not settled(conn, r.device, r.camera, r.to_us, r.requested_us, now_us()):
+            out.state, why = "waiting", f"waiting for the pole's footage records of that time ({why})"
     out.detail = r.detail or why
     return out
 
