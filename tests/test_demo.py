@@ -1,10 +1,12 @@
 """The newcomer's demo ends with the demo's alarm mailed to a local mailbox the demo started
-(the station's `[notify]` on aiosmtpd's own server), besides the events through mosquitto."""
+(the station's `[notify]` on aiosmtpd's own server), besides the events through mosquitto, and
+with the alarm's clip pulled from the demo pole's footage by the station."""
 
 from __future__ import annotations
 
 import email
 import email.policy
+import re
 import shutil
 from pathlib import Path
 
@@ -27,6 +29,8 @@ def test_the_demo_mails_its_alarm_to_a_local_mailbox(
     assert mails, out
     assert "demo: the station mailed the alarm to the demo's mailbox" in out
     assert "Subject: 🔔 Báo động: ô tô tại cột demo" in out, out
+    pulled = re.search(r"the station pulled (\d+) of them for the alarms' events", out)
+    assert pulled is not None and int(pulled.group(1)) >= 2, out
     mail = email.message_from_bytes(mails[0].read_bytes(), policy=email.policy.default)
     assert mail["Subject"].startswith("🔔 Báo động")
     assert any(p.get_content_type() == "image/jpeg" for p in mail.iter_attachments())  # type: ignore[attr-defined]

@@ -28,6 +28,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import paho.mqtt.client as mqtt
 
@@ -41,6 +42,7 @@ DEMO_DEVICE = "demo"
 WAIT_FOR_BROKER_S = 10.0
 WAIT_FOR_EVENTS_S = 15.0
 WAIT_FOR_STATION_S = 60.0
+WAIT_FOR_FOOTAGE_S = 30.0
 # The demo pole watches the whole frame for cars at any hour: the alarm (the "gong") it fires is
 # what the station mails to the demo's mailbox.
 DEMO_RULES: dict[str, object] = {
@@ -109,7 +111,9 @@ class DemoStation:
             'host = "127.0.0.1"\n'
             f"port = {self.port}\n"
             "[web]\n"
-            f'public_poles = ["{DEMO_DEVICE}"]\n' + (notify_section(mail_url, self.port) if mail_url else "")
+            f'public_poles = ["{DEMO_DEVICE}"]\n'
+            "[footage]\n"
+            "ask_every_s = 5\n" + (notify_section(mail_url, self.port) if mail_url else "")
         )
         self.log = (self.dir / "station.log").open("wb")
         database = f"sqlite:///{self.dir / 'state' / 'station.db'}"
@@ -275,7 +279,12 @@ def run_demo(out: Path, with_station: Callable[[str, str], None] | None = None) 
         if mailbox is not None:
             show_mail(mailbox)
         if station is not None:
-            show_station(station, with_station)
+            footage = start_footage(settings, clip, out, station)
+            try:
+                show_station(station, with_station)
+            finally:
+                if footage is not None:
+                    footage.stop()
     finally:
         if printer is not None:
             printer.stop()
@@ -287,6 +296,29 @@ def run_demo(out: Path, with_station: Callable[[str, str], None] | None = None) 
             broker.stop()
     sys.stdout.flush()
     return 0
+
+
+def start_footage(settings: config.Settings, clip: Path, out: Path, station: DemoStation) -> Any:
+    """The demo pole's footage for the station to pull (the alarms' clips by themselves)."""
+    from edge_agent.agent.demo_footage import DemoFootage
+
+    try:
+        footage = DemoFootage(settings, clip, out).start()
+    except Exception as exc:  # the demo goes on without clips; it says why
+        print(f"demo: no footage for the station ({type(exc).__name__}: {exc})")
+        return None
+    pulled = station.dir / "state" / "footage"
+    deadline = time.monotonic() + WAIT_FOR_FOOTAGE_S
+    while time.monotonic() < deadline and not any(pulled.rglob("*.mp4")):
+        time.sleep(0.5)
+    time.sleep(2.0)
+    n = len([p for p in pulled.rglob("*.mp4") if not p.name.endswith("mismatch.mp4")])
+    print(
+        f"demo: the pole recorded {footage.segments} segments of the clip, signed with its key "
+        f"{footage.key.fingerprint}; the station pulled {n} of them for the alarms' events "
+        "(each event's page plays its clip; 'Lấy video' asks for any other)"
+    )
+    return footage
 
 
 def show_station(station: DemoStation, with_station: Callable[[str, str], None] | None) -> None:
