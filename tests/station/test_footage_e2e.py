@@ -152,3 +152,43 @@ def test_an_events_footage_goes_from_the_camera_into_a_verified_case(
     assert report.ok, report.messages
     (line,) = report.clips
     assert f"{n} of {n} segments, bytes as the pole recorded" in line
+
+
+def test_a_record_forged_with_another_poles_password_is_refused_by_the_acl_and_the_station(
+    station: tuple[Ingest, Engine, FootageFiles], shipped_broker: ShippedBroker, tmp_path: Path
+) -> None:
+    import paho.mqtt.client as mqtt
+
+    from edge_agent.contract import Topics
+    from edge_agent.contract.footage import canonical
+    from edge_agent.recording.chain import Chain
+    from edge_agent.recording.keys import PoleKey
+    from edge_agent.station.store.schema import rejects
+    from tests.station.test_footage_ingest import segment
+
+    _, engine, _ = station
+    chain = Chain.open(tmp_path / "forger", "pole1", "cam0", PoleKey.load_or_create(tmp_path / "k"), 10)
+    forged = canonical(chain.append(segment(0, tmp_path)).record)  # a record "of pole1"
+    acks: list[object] = []
+    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="forger", protocol=mqtt.MQTTv5)
+    c.username_pw_set("pole2", shipped_broker.passwords["pole2"])
+    c.on_publish = lambda _c, _u, _mid, reason, _p: acks.append(reason)
+    c.connect("127.0.0.1", shipped_broker.port)
+    c.loop_start()
+    try:
+        c.publish(Topics("edge", "pole1", "cam0").footage, forged, qos=1).wait_for_publish(10)
+        c.publish(Topics("edge", "pole2", "cam0").footage, forged, qos=1).wait_for_publish(10)
+        until(lambda: len(acks) == 2, 10, "both PUBACKs")
+    finally:
+        c.loop_stop()
+        c.disconnect()
+    assert getattr(acks[0], "value", None) == 135, "the ACL lets pole2 write only under its own name"
+
+    def refused() -> list[str]:
+        with engine.connect() as conn:
+            return list(conn.execute(select(rejects.c.reason)).scalars())
+
+    until(refused, 10, "the station's reject row")
+    assert any("footage record names pole1/cam0, topic says pole2/cam0" in r for r in refused())
+    with engine.connect() as conn:
+        assert conn.execute(select(footage_segments.c.idx)).first() is None
