@@ -17,18 +17,28 @@ It keeps picamera2's signatures and the behaviours the agent depends on, as pica
 
 Where the real one would wait for ever, the stand-in raises `WouldBlockForever` (a BaseException,
 so that no `except Exception` in the agent hides it) instead of hanging the test run.
+
+Encoding (`start_encoder` / `stop_encoder` and `process_requests` in `picamera2.py`): while
+started, a camera loop makes a frame every 1/FrameRate s (completing the capture jobs too, with
+`Rig.paced`) and hands it, under the camera's lock, to each running encoder
+(tests/picamera2_encoder_standin.py: REAL H.264 from libx264); `close()` does not stop an encoder,
+as picamera2's does not (`Rig.encoders_left_running` counts those left running). `modules(rig)`
+gives every module name to put in `sys.modules`.
 """
 
 from __future__ import annotations
 
 import enum
 import threading
+import time
 import types
 from concurrent.futures import CancelledError, Future
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from tests.picamera2_encoder_standin import H264Encoder, Output
 
 
 class WouldBlockForever(BaseException):
@@ -78,6 +88,9 @@ class Rig:
     chain_with_from: bool = True
     scene: int = 128  # gray level of the scene; 0 is a covered lens
     frames_per_open: list[int | None] = field(default_factory=lambda: [None])  # None: for ever
+    paced: bool = False  # captures wait for the camera loop's next frame (else they are instant)
+    encoder_error: Exception | None = None  # start_encoder raises it
+    encoders_left_running: int = 0  # closed with an encoder still running
     acquired: bool = False
     opened: list[Any] = field(default_factory=list)
 
@@ -102,6 +115,9 @@ def picamera2_module(rig: Rig, *, with_cancel: bool = True) -> types.ModuleType:
             self.flushes = 0
             self.closes = 0
             self._jobs: list[Future[Any]] = []
+            self._names: dict[int, list[str]] = {}  # a job's stream names
+            self._encoders: set[Any] = set()
+            self._starts = 0
             self.lock = threading.Lock()
             self.camera_idx = self.global_camera_info()[camera_num]["Num"]  # IndexError: no camera
             try:
@@ -200,6 +216,59 @@ def picamera2_module(rig: Rig, *, with_cancel: bool = True) -> types.ModuleType:
             if rig.start_error is not None:
                 raise rig.start_error
             self.started = True
+            self._starts += 1
+            threading.Thread(target=self._loop, args=(self._starts,), daemon=True).start()
+
+        def _loop(self, start: int) -> None:
+            """The camera: a frame every 1/FrameRate s to the capture jobs (paced) and the encoders."""
+            period = 1 / float(self.camera_config["controls"].get("FrameRate", 30))
+            tick = time.monotonic()
+            while self.started and self._starts == start:
+                tick += period
+                time.sleep(max(0.0, tick - time.monotonic()))
+                with self.lock:  # process_requests runs the jobs and the encoders under it
+                    if not self.started or self._frames_left == 0:
+                        continue
+                    if rig.paced:
+                        self._frame()
+                    for encoder in list(self._encoders):
+                        encoder.encode(encoder.name, (self._array(encoder.name), time.monotonic_ns()))
+
+        def start_encoder(
+            self,
+            encoder: Any = None,
+            output: Any = None,
+            pts: Any = None,
+            quality: Any = None,
+            name: Any = None,
+        ) -> None:
+            if encoder is None:
+                raise RuntimeError("No encoder specified")
+            if output is not None:
+                encoder.output = output
+            streams = self.camera_configuration()
+            if not streams:
+                raise RuntimeError("Camera has not been configured")
+            name = streams["encode"] if name is None else name
+            if streams.get(name) is None:
+                raise RuntimeError(f"Encode stream {name} was not defined")
+            encoder.name, encoder.format = name, streams[name]["format"]
+            encoder.width, encoder.height = streams[name]["size"]
+            encoder.stride = streams[name]["stride"]
+            if encoder.framerate is None:  # picamera2: 1e6 / max(the shortest frame, 33333 µs); an int
+                encoder.framerate = 30  # here, as LibavH264Encoder's default, which PyAV is given
+            if rig.encoder_error is not None:
+                raise rig.encoder_error
+            encoder.start(quality=quality)
+            with self.lock:
+                self._encoders.add(encoder)
+
+        def stop_encoder(self, encoders: Any = None) -> None:
+            stop = list(self._encoders) if encoders is None else [encoders]
+            for encoder in stop:
+                encoder.stop()
+            with self.lock:
+                self._encoders.difference_update(stop)
 
         def capture_arrays(
             self, names: list[str] | None = None, wait: Any = None, signal_function: Any = None
@@ -212,20 +281,35 @@ def picamera2_module(rig: Rig, *, with_cancel: bool = True) -> types.ModuleType:
             job.set_running_or_notify_cancel()
             with self.lock:
                 self._jobs.append(job)
-                self._deliver(names)
+                self._names[id(job)] = names
+                if not rig.paced:
+                    self._deliver()
             if not wait:
                 return job
-            if timeout is None and not job.done():
+            comes = rig.paced and self.started and self._frames_left != 0
+            if timeout is None and not job.done() and not comes:
                 raise WouldBlockForever(
                     "capture_arrays() without a timeout on a camera that delivers nothing"
                 )
             return job.result(timeout=timeout)
 
-        def _deliver(self, names: list[str]) -> None:
+        def _deliver(self) -> None:
+            """Unpaced: a frame for each waiting job at once, while the camera has frames."""
             while self._jobs and self.started and self._frames_left != 0:
                 if self._frames_left is not None:
                     self._frames_left -= 1
-                self._jobs.pop(0).set_result(([self._array(n) for n in names], {"SensorTimestamp": 0}))
+                self._complete(self._jobs.pop(0))
+
+        def _frame(self) -> None:
+            """Paced: the camera loop's frame, to every waiting job."""
+            if self._frames_left is not None:
+                self._frames_left -= 1
+            while self._jobs:
+                self._complete(self._jobs.pop(0))
+
+        def _complete(self, job: Future[Any]) -> None:
+            arrays = [self._array(n) for n in self._names.pop(id(job))]
+            job.set_result((arrays, {"SensorTimestamp": time.monotonic_ns()}))
 
         def _array(self, name: str) -> np.ndarray:
             stream = self.camera_config[name]
@@ -243,7 +327,7 @@ def picamera2_module(rig: Rig, *, with_cancel: bool = True) -> types.ModuleType:
             with self.lock:
                 for job in self._jobs:
                     job.set_exception(CancelledError())
-                self._jobs = []
+                self._jobs, self._names = [], {}
                 self.flushes += 1
 
         def stop(self) -> None:
@@ -256,13 +340,30 @@ def picamera2_module(rig: Rig, *, with_cancel: bool = True) -> types.ModuleType:
         def close(self) -> None:
             if not self.is_open:
                 return
-            self.started = False  # the preview loop is stopped first, then stop_() directly
+            with self.lock:
+                self.started = False  # the preview loop is stopped first, then stop_() directly
             self.is_open = False
             rig.acquired = False
             self.closes += 1
+            rig.encoders_left_running += sum(1 for e in self._encoders if e.running)  # not stopped here
 
     if not with_cancel:
         del Picamera2.cancel_all_and_flush
     module = types.ModuleType("picamera2")
     module.Picamera2 = Picamera2  # type: ignore[attr-defined]
     return module
+
+
+def modules(rig: Rig) -> dict[str, types.ModuleType]:
+    """The modules the agent imports, for `sys.modules`: picamera2, its encoders and outputs, libcamera."""
+    picamera2 = picamera2_module(rig)
+    encoders, outputs = types.ModuleType("picamera2.encoders"), types.ModuleType("picamera2.outputs")
+    encoders.H264Encoder = H264Encoder  # type: ignore[attr-defined]
+    outputs.Output = Output  # type: ignore[attr-defined]
+    picamera2.encoders, picamera2.outputs = encoders, outputs  # type: ignore[attr-defined]
+    return {
+        "picamera2": picamera2,
+        "picamera2.encoders": encoders,
+        "picamera2.outputs": outputs,
+        "libcamera": libcamera_module(),
+    }

@@ -179,7 +179,7 @@ def test_a_recording_disk_that_goes_away_loses_segments_not_the_recorder(
     assert rec.stats()["error"] is None
 
 
-@pytest.mark.parametrize(("source", "words"), [("picamera2", "Pi camera"), ("/dev/video0", "USB camera")])
+@pytest.mark.parametrize(("source", "words"), [("/dev/video0", "USB camera")])
 def test_a_camera_that_cannot_be_recorded_is_a_config_error(tmp_path: Path, source: str, words: str) -> None:
     path = tmp_path / "config.toml"
     path.write_text(f'[camera]\nsource = "{source}"\n[recording]\nenabled = true\n')
@@ -187,3 +187,13 @@ def test_a_camera_that_cannot_be_recorded_is_a_config_error(tmp_path: Path, sour
         config.load(path)
     text = str(caught.value)
     assert "recording" in text and words in text and "recording.enabled = false" in text
+
+
+def test_recording_the_pi_camera_needs_the_pi_camera(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(
+        '[camera]\nsource = "rtsp://10.0.0.5/sub"\n[recording]\nenabled = true\nsource = "picamera2"\n'
+    )
+    with pytest.raises(config.ConfigError) as caught:
+        config.load(path)
+    assert "runs only when camera.source is picamera2 too" in str(caught.value)

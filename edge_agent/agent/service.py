@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from edge_agent import __version__, config
 from edge_agent.agent.health import Counters, StatsBuilder
@@ -30,9 +30,13 @@ from edge_agent.contract import Topics, redact
 from edge_agent.delivery.commands import Commands
 from edge_agent.delivery.mqtt import Delivery
 from edge_agent.detection import Detector
+from edge_agent.recording.encoded import keyframe_period
 from edge_agent.recording.recorder import Recorder
 from edge_agent.recording.uploader import Uploader
 from edge_agent.sources import Source, open_camera
+
+if TYPE_CHECKING:
+    from edge_agent.sources.picamera import Record
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +53,6 @@ class Service:
         self.config_path = config_path
         self.notifier = Notifier()
         check_state_dir(settings.state_dir)
-        self.source: Source = source or open_camera(settings.camera, settings.motion.height)
         self.commands = Commands()
         self.delivery: Delivery | None = None
         sinks: list[Sink] = []
@@ -70,6 +73,9 @@ class Service:
                 publish=self.delivery.publish if self.delivery else None,
             )
             sinks.append(self.recorder)  # events and motion decide which segments are kept
+        self.source: Source = source or open_camera(
+            settings.camera, settings.motion.height, self._picamera_record(settings)
+        )
         self.uploader: Uploader | None = None
         if self.recorder is not None and self.delivery is not None:
             self.uploader = self._uploader(self.recorder, self.delivery)
@@ -86,6 +92,14 @@ class Service:
         self.commands.add("reload", self._cmd_reload)
         if self.uploader is not None:
             self.commands.add("clip", self._cmd_clip)  # the station pulls footage
+
+    def _picamera_record(self, settings: config.Settings) -> Record | None:
+        """What the Pi camera source encodes its main stream into, when it is recorded."""
+        output = self.recorder.picamera_output if self.recorder is not None else None
+        if output is None or settings.camera.source != "picamera2":
+            return None
+        period = keyframe_period(settings.camera.fps, settings.recording.segment_s)
+        return output, settings.recording.bitrate, period
 
     def _cmd_clip(self, args: dict[str, Any]) -> dict[str, Any]:
         assert self.recorder is not None and self.uploader is not None

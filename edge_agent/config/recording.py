@@ -16,7 +16,9 @@ GB = 1_000_000_000
 
 class RecordingConfig(Section):
     enabled: bool = Field(
-        False, description="record the camera's stream (H.264/H.265, copied without decoding) as segments"
+        False,
+        description="record the camera as segments: a network camera's H.264/H.265 copied without "
+        "decoding, the Pi camera's main stream through its H.264 encoder",
     )
     source: CameraSource | None = Field(
         None,
@@ -56,6 +58,13 @@ class RecordingConfig(Section):
     sign_every: int = Field(
         15, ge=1, le=1000, description="sign the chain's head with the pole's key every this many segments"
     )
+    bitrate: int = Field(
+        4_000_000,
+        ge=250_000,
+        le=25_000_000,
+        description="bit/s of the Pi camera's H.264 encoder (camera.source = picamera2 only; a network "
+        "camera's stream is recorded as it comes)",
+    )
     upload_kbps: int = Field(
         1000, ge=16, le=1_000_000, description="bandwidth cap of footage sent to the station, kbit/s"
     )
@@ -69,16 +78,16 @@ class RecordingConfig(Section):
         return self.dir if self.dir is not None else state_dir / "recording"
 
 
-def record_problem(stream: str) -> str | None:
-    """Why this stream cannot be recorded, or None. Only network cameras and files record now."""
-    if stream == "picamera2":
+def record_problem(stream: str, camera_source: str = "picamera2") -> str | None:
+    """Why this stream cannot be recorded, or None: network cameras, files and the Pi camera record."""
+    if stream == "picamera2" and camera_source != "picamera2":
         return (
-            "the Pi camera cannot be recorded yet (its H.264 encoder is not wired in): set "
-            "recording.enabled = false, or use a network camera"
+            'recording.source = "picamera2" records the Pi camera\'s own encoder, which runs only when '
+            "camera.source is picamera2 too: leave recording.source out to record camera.source"
         )
     if stream.startswith(("usb:", "/dev/video")):
         return (
-            "a USB camera is not recorded: it sends raw or MJPEG frames, and encoding H.264 in "
-            "software would take the CPU the detector needs; set recording.enabled = false"
+            "a USB camera is not recorded: it sends raw or MJPEG frames, not H.264, and encoding "
+            "H.264 in software would take the CPU the detector needs; set recording.enabled = false"
         )
     return None

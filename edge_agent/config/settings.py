@@ -232,7 +232,8 @@ class Settings(BaseSettings):
         problems = cross_check(
             self.zones, self.lines, self.alarms, self.detector.labels, self.camera, self.motion.height
         )
-        why = record_problem(self.recording.stream(self.camera.source)) if self.recording.enabled else None
+        stream = self.recording.stream(self.camera.source)
+        why = record_problem(stream, self.camera.source) if self.recording.enabled else None
         if why:
             problems.append(f"recording: {why}")
         if problems:

@@ -1,7 +1,9 @@
 """The pole's recorder: the camera's stream as segments, kept by retention, chained, signed, budgeted.
 
 `Recorder(cfg, device, camera, camera_source, state_dir, topics, publish)` runs a `Segmenter` on
-the recorded stream (`recording.source`, else `camera.source`) into a RAM staging folder. Each
+the recorded stream (`recording.source`, else `camera.source`) into a RAM staging folder; when
+that is the Pi camera (`picamera2`), an `EncodedSegmenter` instead, `picamera_output`, which the
+camera source feeds with its H.264 encoder's frames (the Pi camera has one owner: the source). Each
 closed segment waits there until `Retention` decides it (pre-capture without writing the card
 24/7); a kept one is written to `recording.dir` in one sequential block (`.part`, fsync, rename),
 appended to the camera's chain and published as a QoS 1 `footage` message through the outbox (and
@@ -34,6 +36,7 @@ from edge_agent.contract import Kind, Message, Topics
 from edge_agent.contract.footage import FOOTAGE_SCHEMA, SignedHead, canonical
 from edge_agent.recording.budget import Budget, Wear
 from edge_agent.recording.chain import Chain
+from edge_agent.recording.encoded import EncodedSegmenter
 from edge_agent.recording.keys import PoleKey
 from edge_agent.recording.retention import Retention
 from edge_agent.recording.segment_file import Segment, segment_number
@@ -85,15 +88,32 @@ class Recorder:
         self._chain_lock = threading.Lock()  # the segmenter appends, a clip request signs
         self._pending: deque[Segment] = deque()
         self._clear_staging()
-        self.segmenter = Segmenter(
-            cfg.stream(camera_source),
-            self.staging,
-            camera=camera,
-            segment_s=cfg.segment_s,
-            on_segment=self._on_segment,
-            first_number=self._next_number(),
-            clock_synced=clock_synced,
-        )
+        self.segmenter: Segmenter | EncodedSegmenter
+        stream = cfg.stream(camera_source)
+        if stream == "picamera2":
+            self.segmenter = EncodedSegmenter(
+                self.staging,
+                camera=camera,
+                segment_s=cfg.segment_s,
+                on_segment=self._on_segment,
+                first_number=self._next_number(),
+                clock_synced=clock_synced,
+            )
+        else:
+            self.segmenter = Segmenter(
+                stream,
+                self.staging,
+                camera=camera,
+                segment_s=cfg.segment_s,
+                on_segment=self._on_segment,
+                first_number=self._next_number(),
+                clock_synced=clock_synced,
+            )
+
+    @property
+    def picamera_output(self) -> EncodedSegmenter | None:
+        """The sink the Pi camera source encodes its main stream into; None for other cameras."""
+        return self.segmenter if isinstance(self.segmenter, EncodedSegmenter) else None
 
     def _clear_staging(self) -> None:
         """Segments a previous run left undecided in RAM are not kept (they were never chained)."""
@@ -133,6 +153,8 @@ class Recorder:
         return self
 
     def alive(self) -> bool:
+        if isinstance(self.segmenter, EncodedSegmenter):
+            return self.segmenter.alive()
         thread = self.segmenter._thread
         return thread is None or thread.is_alive() or self.segmenter.stopping or not self.segmenter.live
 

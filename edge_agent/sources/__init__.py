@@ -12,6 +12,7 @@ from edge_agent.sources.live import Grabber, LiveSource
 
 if TYPE_CHECKING:
     from edge_agent.sources.opencv import FileSource
+    from edge_agent.sources.picamera import Record
 
 __all__ = ["Frame", "Source", "SourceError", "open_camera", "open_file", "small_gray"]
 
@@ -25,15 +26,19 @@ def open_file(
     return FileSource(path, motion_height, start=start, limit=limit)
 
 
-def open_camera(cfg: CameraConfig, motion_height: int) -> Source:
-    """The source named by `camera.source`: picamera2, a URL, a USB device, or a file."""
+def open_camera(cfg: CameraConfig, motion_height: int, record: Record | None = None) -> Source:
+    """The source named by `camera.source`: picamera2, a URL, a USB device, or a file.
+
+    `record`: (sink, bitrate, keyframe period) to encode the Pi camera's main stream into; the
+    other sources are recorded from their own stream, so it is not used for them.
+    """
     spec = cfg.source
     grabber: Grabber
     if spec == "picamera2":
         from edge_agent.sources.picamera import PicameraGrabber
 
         grabber = PicameraGrabber(
-            cfg.width, cfg.height, cfg.fps, motion_height, read_timeout_s=cfg.read_timeout_s
+            cfg.width, cfg.height, cfg.fps, motion_height, read_timeout_s=cfg.read_timeout_s, record=record
         )
     elif "://" in spec or spec.startswith(("usb:", "/dev/video")):
         from edge_agent.sources.opencv import CaptureGrabber

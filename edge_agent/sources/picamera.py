@@ -17,6 +17,13 @@ source is chosen. What picamera2's and libcamera's own source show, and what is 
   stride picamera2 reports after `configure()`, not by the size asked for.
 - A camera that fails in `configure()` or `start()` is closed: picamera2 keeps it acquired
   otherwise, and libcamera answers "busy" to every reopen until the process ends.
+- Recording (`record`): the main stream is also encoded, by `H264Encoder` (the hardware encoder
+  on a Pi 4, libx264 on a Pi 5), started after the camera with `start_encoder(..., name="main")`
+  and stopped with `stop_encoder()` before the camera closes: `close()` does not stop encoders,
+  and a reopen starts a new one. `Encoder.output` takes only `picamera2.outputs.Output`
+  instances, so the recorder's sink is wrapped in a subclass made here, the one module that
+  imports picamera2. An encoder that cannot start is logged and told to the sink; detection goes
+  on without recording.
 """
 
 from __future__ import annotations
@@ -27,8 +34,9 @@ import importlib.metadata
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from fractions import Fraction
 from types import ModuleType
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -56,6 +64,28 @@ BUSY = (
     "resource busy'): stop the other program (a second edge-agent, rpicam-*, libcamera-* or a "
     "script; 'sudo fuser -v /dev/media*' names it); the agent keeps trying to open the camera"
 )
+
+
+class EncodedOutput(Protocol):
+    """What receives the encoded main stream (the recorder's sink): picamera2's Output calls."""
+
+    def outputframe(
+        self,
+        frame: Any,
+        keyframe: bool = True,
+        timestamp: int | None = None,
+        packet: Any = None,
+        audio: bool = False,
+    ) -> None: ...
+
+    def encoder_started(self) -> None: ...
+
+    def encoder_stopped(self) -> None: ...
+
+    def encoder_failed(self, why: str) -> None: ...
+
+
+Record = tuple[EncodedOutput, int, int]  # (sink, bitrate in bit/s, frames between keyframes)
 
 
 def lores_size(width: int, height: int, motion_height: int) -> tuple[int, int]:
@@ -184,6 +214,63 @@ def is_limited_range(colour_space: Any) -> bool:
     return str(name).rsplit(".", 1)[-1] == "Limited"
 
 
+def as_output(outputs: ModuleType, sink: EncodedOutput) -> Any:
+    """`sink` as a `picamera2.outputs.Output` (the encoder refuses anything else), forwarding to it."""
+
+    class Forward(outputs.Output):  # type: ignore[name-defined,misc]
+        def start(self) -> None:
+            super().start()
+            sink.encoder_started()
+
+        def stop(self) -> None:
+            super().stop()
+            sink.encoder_stopped()
+
+        def outputframe(
+            self,
+            frame: Any,
+            keyframe: bool = True,
+            timestamp: int | None = None,
+            packet: Any = None,
+            audio: bool = False,
+        ) -> None:
+            sink.outputframe(frame, keyframe, timestamp, packet, audio)
+
+    return Forward()
+
+
+def start_encoder(cam: Any, record: Record, fps: float) -> Any:
+    """The main stream's H.264 encoder, started into `record`'s sink; None (logged) when it cannot."""
+    sink, bitrate, iperiod = record
+    try:
+        encoders = importlib.import_module("picamera2.encoders")
+        output = as_output(importlib.import_module("picamera2.outputs"), sink)
+        encoder = encoders.H264Encoder(
+            bitrate=bitrate, repeat=True, iperiod=iperiod, framerate=frame_rate(fps)
+        )
+        cam.start_encoder(encoder, output, name="main")
+    except Exception as exc:
+        why = f"the Pi camera's H.264 encoder cannot be started ({describe(exc)}): not recording"
+        log.error("%s", why)
+        sink.encoder_failed(why)
+        return None
+    return encoder
+
+
+def frame_rate(fps: float) -> int | Fraction:
+    """`fps` as the encoder's `framerate`: picamera2's libx264 encoder (a Pi 5) gives it to PyAV's
+    `add_stream(rate=...)`, which takes an int or a Fraction and raises on a float."""
+    rate = Fraction(fps).limit_denominator(1001)
+    return rate.numerator if rate.denominator == 1 else rate
+
+
+def stop_encoder(cam: Any, encoder: Any) -> None:
+    try:
+        cam.stop_encoder(encoder)
+    except Exception as exc:
+        log.warning("the Pi camera's H.264 encoder did not stop cleanly: %s", describe(exc))
+
+
 def close_quietly(cam: Any) -> None:
     """Cancel the camera's waiting jobs, then close it (close() stops it first)."""
     try:
@@ -204,12 +291,15 @@ class PicameraGrabber:
         fps: float,
         motion_height: int,
         read_timeout_s: float = 10.0,
+        record: Record | None = None,
     ) -> None:
         self._main = (width, height)
         self._lores_asked = lores_size(width, height, motion_height)
         self._fps = fps
         self._timeout_s = read_timeout_s
+        self._record = record
         self._cam: Any = None
+        self._encoder: Any = None
         self.lores: Lores | None = None
 
     def open(self) -> None:
@@ -221,7 +311,7 @@ class PicameraGrabber:
                 lores={"size": self._lores_asked, "format": "YUV420"},
                 colour_space=libcamera.ColorSpace.Sycc(),  # full range; video defaults are limited
                 controls={"FrameRate": self._fps},
-                buffer_count=4,
+                buffer_count=4 if self._record is None else 6,  # the encoder holds frames too
             )
             cam.configure(config)
             lores = Lores.of(cam.camera_configuration())
@@ -235,6 +325,8 @@ class PicameraGrabber:
             log.info("the Pi camera's lores stream is limited range: stretching Y to 0-255")
         self.lores = lores
         self._cam = cam
+        if self._record is not None:
+            self._encoder = start_encoder(cam, self._record, self._fps)
 
     def grab(self) -> tuple[np.ndarray, np.ndarray] | None:
         cam, lores = self._cam, self.lores
@@ -269,5 +361,8 @@ class PicameraGrabber:
 
     def close(self) -> None:
         cam, self._cam = self._cam, None
+        encoder, self._encoder = self._encoder, None
         if cam is not None:
+            if encoder is not None:
+                stop_encoder(cam, encoder)  # picamera2's close() would leave it running
             close_quietly(cam)
