@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Engine, select
 
 from edge_agent.station.config import StationSettings
-from edge_agent.station.errors import EXIT_CASE, EXIT_CONFIG, EXIT_FAILED, UserError
+from edge_agent.station.errors import EXIT_CASE, EXIT_CONFIG, EXIT_DATABASE, EXIT_FAILED, UserError
 from edge_agent.station.evidence import auditlog
 
 
@@ -268,4 +268,40 @@ def add_pole(args: argparse.Namespace) -> int:
     except PermissionError:
         raise UserError(f"cannot write {args.passwd_file}: run as root (sudo)", EXIT_CASE) from None
     print(boot_lines(args.name, password, args.broker_url), end="")
+    return 0
+
+
+def copy(engine: Engine, settings: StationSettings, url: str) -> int:
+    """`station copy --to URL`: the archive into an empty database, compared row by row."""
+    from sqlalchemy.exc import OperationalError
+
+    from edge_agent.contract import redact
+    from edge_agent.station.store.copy import CopyError, copy_archive
+    from edge_agent.station.store.engine import connect
+
+    shown = redact(url)
+    try:
+        target = connect(url)
+    except (OperationalError, ValueError) as exc:
+        raise UserError(
+            f"cannot open {shown}: {redact(str(getattr(exc, 'orig', None) or exc))}", EXIT_DATABASE
+        ) from None
+    last: dict[str, int] = {}
+
+    def progress(table: str, n: int) -> None:
+        if n - last.get(table, 0) >= 50_000:
+            last[table] = n
+            print(f"  {table}: {n} rows", flush=True)
+
+    try:
+        report = copy_archive(engine, target, progress)
+    except CopyError as exc:
+        raise UserError(f"copy to {shown} failed: {exc}", EXIT_DATABASE) from None
+    finally:
+        target.dispose()
+    print(f"copied {report.total} rows in {len(report.rows)} tables to {shown}; every row checked equal")
+    print(
+        "now set [database] url to it in the station's config (a peer-authenticated local user needs "
+        "no password in it), restart the station, and keep the old database until you are sure"
+    )
     return 0

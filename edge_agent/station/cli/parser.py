@@ -121,6 +121,11 @@ def _parser() -> argparse.ArgumentParser:
     cs.add_argument("--limit", type=int, default=30)
     cs.add_argument("--json", action="store_true")
 
+    cp = cmd(
+        "copy", "copy the whole archive into an empty database (SQLite to PostgreSQL), checked row by row"
+    )
+    cp.add_argument("--to", required=True, metavar="URL", help="postgresql+psycopg://user@host/db")
+
     pk = cmd("pole-key", "a pole's footage signing key and chains; --accept trusts the new key it offered")
     pk.add_argument("pole")
     pk.add_argument("--accept", action="store_true", help="the pole was reinstalled: trust its new key")
@@ -204,6 +209,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "clip": lambda a: _clip(a, a.user or _user()),
         "clips": lambda a: _clip(a, ""),
         "pole-key": lambda a: _clip(a, a.user or _user()),
+        "copy": lambda a: commands.copy(_engine(s := _settings(a)), s, a.to),
     }
     try:
         return handlers[args.command](args)
