@@ -27,7 +27,7 @@ from edge_agent.station.evidence.signing import load_or_create_key, public_key_p
 from edge_agent.station.evidence.verify import verify_bag
 from edge_agent.station.footage.playback import clip_mp4
 from edge_agent.station.footage.puller import Puller
-from edge_agent.station.footage.requests import ask_event, status
+from edge_agent.station.footage.requests import ask_event, ask_range, status
 from edge_agent.station.ingest.archive import Archive
 from edge_agent.station.ingest.subscriber import Ingest
 from edge_agent.station.service import commander
@@ -192,3 +192,80 @@ def test_a_record_forged_with_another_poles_password_is_refused_by_the_acl_and_t
     assert any("footage record names pole1/cam0, topic says pole2/cam0" in r for r in refused())
     with engine.connect() as conn:
         assert conn.execute(select(footage_segments.c.idx)).first() is None
+
+
+@pytest.mark.slow
+def test_a_clip_arrives_whole_through_a_station_restart_and_a_pole_restart(
+    shipped_broker: ShippedBroker, tmp_path: Path
+) -> None:
+    settings = settings_for(tmp_path / "station", f"sqlite:///{tmp_path / 'station.db'}", shipped_broker)
+    engine = connect(settings.database_url)
+    files = FootageFiles(settings.footage_dir)
+
+    def new_ingest() -> Ingest:
+        ingest = Ingest(settings, Archive(engine, files), PictureStore(settings.pictures_dir))
+        ingest.start()
+        assert all(c.connected.wait(10) for c in ingest.clients)
+        return ingest
+
+    def start(cfg: Path) -> tuple[Service, threading.Thread]:
+        service = Service(config.load(cfg), cfg)
+        thread = threading.Thread(target=service.run, daemon=True)
+        thread.start()
+        return service, thread
+
+    ingest = new_ingest()
+    with RtspCamera(h264_clip(tmp_path / "clips", 60), tmp_path) as camera:
+        cfg = tmp_path / "pole.toml"
+        cfg.write_text(
+            f'device_id = "pole1"\nstate_dir = "{tmp_path / "pole"}"\n[camera]\nsource = "{camera.url}"\n'
+            f'[mqtt]\nurl = "{shipped_broker.url()}"\nusername = "pole1"\n'
+            f'password = "{shipped_broker.passwords["pole1"]}"\n[outbox]\nflush_interval_s = 0.2\n'
+            f'[recording]\nenabled = true\nretain = "all"\ndir = "{tmp_path / "pole-rec"}"\n'
+            f'staging_dir = "{tmp_path / "pole-ram"}"\nsegment_s = 2\nupload_kbps = 1200\n'
+        )
+        service, thread = start(cfg)
+        try:
+
+            def records() -> list[tuple[int, int, int]]:
+                s = footage_segments.c
+                with engine.connect() as conn:
+                    return [
+                        tuple(r) for r in conn.execute(select(s.idx, s.start_us, s.end_us).order_by(s.idx))
+                    ]
+
+            until(lambda: len(records()) >= 8, 60, "eight footage records at the station")
+            first, last = records()[0], records()[7]
+            with engine.begin() as conn:
+                rid = ask_range(conn, "pole1", "cam0", first[1], last[2], "officer-an")
+
+            def pulled(puller: Puller, enough: Callable[[dict], bool]) -> Callable[[], bool]:
+                def check() -> bool:
+                    puller.run_once(int(time.time() * 1e6))
+                    with engine.connect() as conn:
+                        st = status(conn, rid)
+                    return st is not None and enough(st.as_dict())
+
+                return check
+
+            puller = Puller(engine, commander(ingest, "clip"), ask_every_s=5)
+            until(pulled(puller, lambda d: d["have_bytes"] > 600_000), 60, "the first chunks")
+            ingest.stop()  # the station goes down mid-upload; its broker session keeps the chunks
+            time.sleep(2)
+            ingest = new_ingest()
+            puller = Puller(engine, commander(ingest, "clip"), ask_every_s=5)
+            until(pulled(puller, lambda d: d["verified"] >= 4), 60, "half the clip")
+            service.stop()  # the pole restarts mid-upload: its queue is gone, the station asks again
+            thread.join(30)
+            service, thread = start(cfg)
+            until(pulled(puller, lambda d: d["state"] == "done"), 90, "the whole clip")
+        finally:
+            service.stop()
+            thread.join(30)
+            ingest.stop()
+    with engine.connect() as conn:
+        st = status(conn, rid)
+    engine.dispose()
+    assert st is not None and st.verified == len(st.segments) == 8
+    copies = sorted(p.name for p in files.root.rglob("*.mp4"))
+    assert len(copies) == 8 and len(set(copies)) == 8, "each segment once, none flagged"
