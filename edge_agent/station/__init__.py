@@ -19,8 +19,8 @@ A message passes through the sub-packages in this order (each imports only those
 - `cli/`, `service.py`, `config/`, `errors.py`: the wiring on top (`config/notify.py` holds the
   `[notify]` section).
 
-Room kept for what comes next: `city/` (a city's subscriptions to every ward, over the same
-store).
+- `city/`: many wards in one PostgreSQL: a ward's publication and a city's subscriptions,
+  partitioned by ward (`docs/city.md`).
 
 It imports only `edge_agent.contract` from the pole side, never a stage, OpenCV or onnxruntime.
 """

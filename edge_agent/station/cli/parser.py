@@ -126,6 +126,20 @@ def _parser() -> argparse.ArgumentParser:
     )
     cp.add_argument("--to", required=True, metavar="URL", help="postgresql+psycopg://user@host/db")
 
+    cpub = cmd("city-publish", "make this ward's PostgreSQL ready for a city (publication, role, WAL cap)")
+    cpub.add_argument("--password-file", type=Path, help="the city's replication password (0600)")
+    ct = cmd("city", "on the city: init its tables, add a ward's subscription, or the wards' status")
+    ct.add_argument("action", choices=["init", "add-ward", "status"])
+    ct.add_argument("name", nargs="?", help="the ward's station_id (add-ward)")
+    ct.add_argument("--host", help="the ward's PostgreSQL host")
+    ct.add_argument("--port", type=int, default=5432)
+    ct.add_argument("--dbname", default="edge_station")
+    ct.add_argument(
+        "--sslmode", default="verify-full", help="verify-full (default) checks the ward's certificate"
+    )
+    ct.add_argument("--password-file", type=Path, help="the replication password the ward was given")
+    ct.add_argument("--json", action="store_true")
+
     pk = cmd("pole-key", "a pole's footage signing key and chains; --accept trusts the new key it offered")
     pk.add_argument("pole")
     pk.add_argument("--accept", action="store_true", help="the pole was reinstalled: trust its new key")
@@ -166,6 +180,19 @@ def _clip(args: argparse.Namespace, actor: str) -> int:
     if args.command == "pole-key":
         return c.pole_key(_engine(settings), settings, args, actor)
     return c.clips(_engine(settings), settings, args)
+
+
+def _city(args: argparse.Namespace) -> int:
+    from edge_agent.station.cli import city_commands as c
+
+    settings = _settings(args)
+    if args.command == "city-publish":
+        return c.publish(_engine(settings), settings, args)
+    from edge_agent.station.store.engine import open_engine  # a city's tables are not a ward's schema
+
+    if settings.database.url is None:
+        raise UserError("a city runs on PostgreSQL: set [database] url in its config", EXIT_CONFIG)
+    return c.city(open_engine(settings.database.url), args)
 
 
 def _settings(args: argparse.Namespace) -> config.StationSettings:
@@ -210,6 +237,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "clips": lambda a: _clip(a, ""),
         "pole-key": lambda a: _clip(a, a.user or _user()),
         "copy": lambda a: commands.copy(_engine(s := _settings(a)), s, a.to),
+        "city-publish": lambda a: _city(a),
+        "city": lambda a: _city(a),
     }
     try:
         return handlers[args.command](args)

@@ -25,6 +25,11 @@ from sqlalchemy import (
 
 metadata = MetaData()
 
+# The ward a row belongs to, for a city that receives many wards' rows (`station city-publish`
+# stamps the station's id into the column and its default): (station, key) is the row's global key.
+WARD = "ward"
+CITY_TABLES = ("events", "devices", "cameras", "seq_gaps")
+
 # An auto-incrementing 64-bit key (SQLite only auto-increments an INTEGER PRIMARY KEY).
 Key = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -53,6 +58,7 @@ event_messages = Table(
 events = Table(
     "events",
     metadata,
+    Column("station", String(64), nullable=False, server_default=WARD),  # the ward, for a city
     Column("id", Key, primary_key=True, autoincrement=True),
     Column("device", String(64), nullable=False),
     Column("camera", String(64), nullable=False),
@@ -129,6 +135,7 @@ device_messages = Table(
 devices = Table(
     "devices",
     metadata,
+    Column("station", String(64), nullable=False, server_default=WARD),  # the ward, for a city
     Column("device", String(64), primary_key=True),
     Column("broker", String(64), nullable=False),
     Column("status", String(16)),  # online | offline, as the pole (or its will) said
@@ -144,6 +151,7 @@ devices = Table(
 cameras = Table(
     "cameras",
     metadata,
+    Column("station", String(64), nullable=False, server_default=WARD),  # the ward, for a city
     Column("device", String(64), primary_key=True),
     Column("camera", String(64), primary_key=True),
     Column("health", LargeBinary),
@@ -157,6 +165,7 @@ cameras = Table(
 seq_gaps = Table(
     "seq_gaps",
     metadata,
+    Column("station", String(64), nullable=False, server_default=WARD),  # the ward, for a city
     Column("id", Key, primary_key=True, autoincrement=True),
     Column("device", String(64), nullable=False),
     Column("first_seq", BigInteger, nullable=False),

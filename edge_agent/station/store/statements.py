@@ -104,7 +104,8 @@ class Statements:
 
 
 def _columns(table: Table, names: Sequence[str] | None = None) -> list[str]:
-    return list(names) if names else [c.name for c in table.columns if c.name != "id"]
+    # `station` is left to its default (the ward's id): ingest never names it
+    return list(names) if names else [c.name for c in table.columns if c.name not in ("id", "station")]
 
 
 def _unnest(types: Mapping[str, TypeEngine[Any]]) -> Any:
