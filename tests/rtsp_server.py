@@ -19,10 +19,8 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -115,30 +113,15 @@ def _duration(path: Path) -> float:
         return float(c.duration or 0) / 1_000_000 or 1.0
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _listening(port: int, timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return True
-        except OSError:
-            time.sleep(0.05)
-    return False
-
-
 class RtspCamera:
     """GStreamer's RTSP server on a free loopback port streaming `clip` (H.264 MP4) in real time."""
 
     def __init__(self, clip: Path, log_dir: Path, port: int | None = None) -> None:
         require_gst_rtsp()
+        from edge_agent.agent.loopback import free_port  # (not at the top: Debian's python3 runs this file)
+
         self.clip = clip
-        self.port = port or _free_port()
+        self.port = port or free_port()
         self.url = f"rtsp://127.0.0.1:{self.port}{MOUNT}"
         self._log_path = log_dir / f"rtsp-{self.port}.log"
         self._proc: subprocess.Popen[bytes] | None = None
@@ -153,7 +136,9 @@ class RtspCamera:
                 stderr=subprocess.STDOUT,
                 env={k: v for k, v in os.environ.items() if not k.startswith("PYTHON")},
             )
-        if not _listening(self.port, timeout_s) or self._proc.poll() is not None:
+        from edge_agent.agent.loopback import listening
+
+        if not listening(self.port, timeout_s) or self._proc.poll() is not None:
             log_text = self.log()
             self.stop()
             raise RuntimeError(f"the RTSP server did not listen on port {self.port}:\n{log_text}")

@@ -48,7 +48,13 @@ from typing import Any
 import av
 
 from edge_agent import clock
-from edge_agent.recording.segment_file import Segment, SegmentWriter, recover_partials, segment_number
+from edge_agent.recording.segment_file import (
+    Segment,
+    SegmentWriter,
+    hand_over,
+    recover_partials,
+    segment_number,
+)
 
 log = logging.getLogger(__name__)
 
@@ -350,17 +356,5 @@ class EncodedSegmenter:
             return
         ctx = self._probe.streams.video[0].codec_context if self._probe is not None else None
         width, height = (ctx.width, ctx.height) if ctx is not None else (0, 0)
-        try:
-            segment = writer.close("h264", width, height, self._clock_synced(), why)
-        except (av.FFmpegError, OSError):
-            writer.abandon()
-            return
-        if segment is None:
-            return
-        self.stats.segments += 1
-        self.stats.bytes += segment.bytes
-        if self.on_segment is not None:
-            try:
-                self.on_segment(segment)
-            except Exception:  # the chain or budget failing must not stop the camera's recording
-                log.exception("recording %s: handling segment %s failed", self.camera, segment.path.name)
+        synced = self._clock_synced()
+        hand_over(writer, ("h264", width, height), synced, why, self.stats, self.on_segment, self.camera)

@@ -22,11 +22,12 @@ import logging
 import os
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import av
 
@@ -156,3 +157,40 @@ class SegmentWriter:
             with contextlib.suppress(OSError):
                 self.part.rename(torn)
                 log.error("recording: %s could not be finished; kept as %s", self.path.name, torn)
+
+
+class Counted(Protocol):
+    """What the segment sources count (`segments`, `bytes`): their stats objects have both."""
+
+    segments: int
+    bytes: int
+
+
+def hand_over(
+    writer: SegmentWriter,
+    shape: tuple[str, int, int],
+    synced: bool,
+    why: str,
+    stats: Counted,
+    on_segment: Callable[[Segment], None] | None,
+    camera: str,
+) -> None:
+    """Close `writer` (codec, width, height in `shape`), count the segment, hand it to `on_segment`.
+
+    A segment that cannot be finished is kept torn (`abandon`); a handler that fails is logged and
+    never stops the camera's recording."""
+    codec, width, height = shape
+    try:
+        segment = writer.close(codec, width, height, synced, why)
+    except (av.FFmpegError, OSError):
+        writer.abandon()  # logs; the session goes on (or is already ending)
+        return
+    if segment is None:
+        return
+    stats.segments += 1
+    stats.bytes += segment.bytes
+    if on_segment is not None:
+        try:
+            on_segment(segment)
+        except Exception:  # the chain or budget failing must not stop the camera's recording
+            log.exception("recording %s: handling segment %s failed", camera, segment.path.name)

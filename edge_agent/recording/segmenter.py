@@ -42,7 +42,13 @@ import av
 
 from edge_agent import clock
 from edge_agent.contract import redact
-from edge_agent.recording.segment_file import Segment, SegmentWriter, recover_partials, segment_number
+from edge_agent.recording.segment_file import (
+    Segment,
+    SegmentWriter,
+    hand_over,
+    recover_partials,
+    segment_number,
+)
 
 log = logging.getLogger(__name__)
 
@@ -254,17 +260,5 @@ class Segmenter:
         return SegmentWriter(path, stream, frame_s)
 
     def _finish(self, writer: SegmentWriter, codec: str, width: int, height: int, ended_by: str) -> None:
-        try:
-            segment = writer.close(codec, width, height, self._clock_synced(), ended_by)
-        except (av.FFmpegError, OSError):
-            writer.abandon()  # logs; the session goes on (or is already ending)
-            return
-        if segment is None:
-            return
-        self.stats.segments += 1
-        self.stats.bytes += segment.bytes
-        if self.on_segment is not None:
-            try:
-                self.on_segment(segment)
-            except Exception:  # the chain or budget failing must not stop the camera's recording
-                log.exception("recording %s: handling segment %s failed", self.camera, segment.path.name)
+        synced = self._clock_synced()
+        hand_over(writer, (codec, width, height), synced, ended_by, self.stats, self.on_segment, self.camera)
