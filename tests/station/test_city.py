@@ -3,7 +3,8 @@
 Each ward's archive is the station's own (migrations, real ingest); `city-publish` makes it ready,
 the city creates its partitioned tables and one subscription per ward. The city's search finds
 both wards' events, once each; an event's update at the ward reaches the city; the city stopped
-hard while the wards go on catches up by itself with nothing lost or doubled. A ward on SQLite,
+hard while the wards go on catches up by itself with nothing lost or doubled; a row edited at the
+city by hand is refused. A ward on SQLite,
 or on a PostgreSQL whose wal_level is not logical, is told what to do.
 """
 
@@ -18,7 +19,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, update
+from sqlalchemy.exc import DBAPIError
 
 from edge_agent.station.city.publish import CityError, publish_ward
 from edge_agent.station.city.subscribe import add_ward, conninfo, init_city, wards
@@ -122,6 +124,9 @@ def test_two_wards_are_one_search_at_the_city_and_it_catches_up(
     put(a, [event("pole-a1", 21, n=1, type="end", label="car")])  # an update of an event's row
     until(lambda: _ended(city, "pole-a1-cam0-000001"), 30, "the event's end at the city")
     assert {w["ward"]: w["connected"] for w in wards(city)} == {"ward_a": True, "ward_b": True}
+    refused = pytest.raises(DBAPIError, match="replicated from the wards: change it at the ward")
+    with refused, city.begin() as conn:  # a row edited at the city by hand
+        conn.execute(update(events).where(events.c.station == "ward-a").values(label="truck"))
 
     city.dispose()
     clusters["city"].stop()  # the city goes down hard; the wards go on ingesting

@@ -64,12 +64,32 @@ def conninfo(**parts: str | int | None) -> str:
     return " ".join(out)
 
 
+READ_ONLY = """
+CREATE OR REPLACE FUNCTION edge_city_read_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION '% is replicated from the wards: change it at the ward, the city follows', TG_TABLE_NAME
+    USING ERRCODE = 'insufficient_privilege';
+END $$"""
+
+
 def init_city(engine: Engine) -> list[str]:
+    """The city's tables; a hand-made change to them is refused (the subscriptions' apply workers
+    run with session_replication_role = replica, where ordinary triggers do not fire)."""
     if engine.dialect.name != "postgresql":
         raise CityError("a city runs on PostgreSQL: give [database] url = postgresql+psycopg://…")
     city = city_metadata()
     city.create_all(engine, checkfirst=True)
-    return [f"city tables {', '.join(city.tables)} (partitioned by ward)"]
+    with engine.begin() as conn:
+        conn.execute(text(READ_ONLY))
+        for table in city.tables:
+            conn.execute(text(f"DROP TRIGGER IF EXISTS edge_city_read_only ON {table}"))
+            conn.execute(
+                text(
+                    f"CREATE TRIGGER edge_city_read_only BEFORE INSERT OR UPDATE OR DELETE ON {table} "
+                    "FOR EACH ROW EXECUTE FUNCTION edge_city_read_only()"
+                )
+            )
+    return [f"city tables {', '.join(city.tables)} (partitioned by ward, written only by the wards)"]
 
 
 def add_ward(engine: Engine, name: str, conninfo: str) -> list[str]:
