@@ -23,7 +23,7 @@ from sqlalchemy import Engine, func, select, update
 from sqlalchemy.exc import DBAPIError
 
 from edge_agent.station.city.publish import CityError, publish_ward
-from edge_agent.station.city.subscribe import add_ward, conninfo, init_city, wards
+from edge_agent.station.city.subscribe import add_ward, conninfo, init_city, resync, wards
 from edge_agent.station.cli.parser import main
 from edge_agent.station.ingest.archive import Archive, Received
 from edge_agent.station.ingest.inbox import classify
@@ -45,7 +45,10 @@ class LogicalPostgres(Postgres):
         self._run(str(self.bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "-E", "UTF8")
         opts = (
             f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1 -c fsync=off "
-            "-c wal_level=logical -c max_wal_senders=10 -c max_replication_slots=10"
+            "-c wal_level=logical -c max_wal_senders=10 -c max_replication_slots=10 "
+            # a city killed leaves its walsender on the ward until this timeout (60 s by default):
+            # only then may the city's new connection take the slot again
+            "-c wal_sender_timeout=5s"
         )
         self._run(str(self.bindir / "pg_ctl"), "-D", str(data), "-l", str(self.directory / "log"),
                   "-o", opts, "-w", "start")  # fmt: skip
@@ -181,3 +184,53 @@ def test_a_ward_that_cannot_publish_is_told_what_to_do(tmp_path: Path, postgres:
         publish_ward(plain, "Ward A", PASSWORD)
     sqlite.dispose()
     plain.dispose()
+
+
+def test_a_slot_lost_past_its_wal_cap_is_reported_and_resynced(
+    clusters: dict[str, LogicalPostgres], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """(After the test above, which left both wards subscribed.) The city is gone while ward-b's
+    WAL runs past a small cap: its slot is lost, `city status` says so, `city resync` copies the
+    ward again and the city has each of its rows once."""
+    import psycopg
+
+    b = clusters["ward-b"]
+    admin = f"host=127.0.0.1 port={b.port} user=postgres dbname=postgres"
+    with psycopg.connect(admin, autocommit=True) as c:
+        c.execute("ALTER SYSTEM SET max_slot_wal_keep_size = '1MB'")
+        c.execute("SELECT pg_reload_conf()")
+    clusters["city"].stop()
+    ward = connect(b.url())
+    put(ward, [event("pole-b1", i) for i in range(100, 140)])
+    with psycopg.connect(admin, autocommit=True) as c:
+        for _ in range(3):  # WAL past the cap, and the old segments removed
+            c.execute("CREATE TABLE IF NOT EXISTS filler (x text)")
+            c.execute("INSERT INTO filler SELECT repeat('x', 1000) FROM generate_series(1, 2000)")
+            c.execute("SELECT pg_switch_wal()")
+            c.execute("CHECKPOINT")
+        lost = c.execute(
+            "SELECT wal_status FROM pg_replication_slots WHERE slot_name = 'edge_city_ward_b'"
+        ).fetchone()
+    assert lost is not None and lost[0] == "lost"
+    clusters["city"].restart()
+    city = open_engine(clusters["city"].url())
+    try:
+        status = {w["ward"]: w["slot"] for w in wards(city)}
+        assert status["ward_b"] == "lost" and status["ward_a"] in ("reserved", "extended")
+        assert "partitions dropped and emptied" in resync(city, "ward-b")[0]
+        with ward.connect() as conn:
+            at_ward = conn.execute(select(func.count()).select_from(events)).scalar()
+
+        def caught_up() -> bool:
+            with city.connect() as conn:
+                n = conn.execute(select(func.count()).where(events.c.station == "ward-b")).scalar()
+            return n == at_ward
+
+        until(caught_up, 60, "ward-b copied again")
+        assert {w["ward"]: w["slot"] for w in wards(city)}["ward_b"] in ("reserved", "extended")
+    finally:
+        city.dispose()
+        ward.dispose()
+        with psycopg.connect(admin, autocommit=True) as c:
+            c.execute("ALTER SYSTEM RESET max_slot_wal_keep_size")
+            c.execute("SELECT pg_reload_conf()")

@@ -128,14 +128,14 @@ def _reason(exc: BaseException) -> str:
 
 
 def wards(engine: Engine) -> list[dict[str, Any]]:
-    """Each ward's subscription as PostgreSQL sees it."""
+    """Each ward's subscription as the city sees it, and its slot as the ward sees it."""
     with engine.connect() as conn:
         rows = conn.execute(
             text(
-                "SELECT s.subname, s.subenabled, st.pid, st.received_lsn, st.latest_end_lsn, "
-                "st.last_msg_receipt_time, st.latest_end_time "
-                "FROM pg_subscription s LEFT JOIN pg_stat_subscription st ON st.subid = s.oid "
-                "AND st.relid IS NULL WHERE s.subname LIKE 'edge_city_%' ORDER BY s.subname"
+                "SELECT s.subname, s.subenabled, s.subconninfo, st.pid, st.received_lsn, "
+                "st.last_msg_receipt_time FROM pg_subscription s LEFT JOIN pg_stat_subscription st "
+                "ON st.subid = s.oid AND st.relid IS NULL WHERE s.subname LIKE 'edge_city_%' "
+                "ORDER BY s.subname"
             )
         ).all()
     out = []
@@ -147,6 +147,62 @@ def wards(engine: Engine) -> list[dict[str, Any]]:
                 "connected": r.pid is not None,
                 "received_lsn": str(r.received_lsn) if r.received_lsn else None,
                 "last_message": r.last_msg_receipt_time.isoformat() if r.last_msg_receipt_time else None,
+                **slot_state(r.subconninfo, r.subname),
             }
         )
     return out
+
+
+def slot_state(info: str, slot: str) -> dict[str, Any]:
+    """The ward's slot: `wal_status` (reserved, extended, unreserved: near its cap; lost: past it,
+    `city resync` needed) and the bytes of the ward's WAL the city has not confirmed yet."""
+    import psycopg
+
+    try:
+        with psycopg.connect(info, connect_timeout=3) as c:
+            row = c.execute(
+                "SELECT wal_status, pg_current_wal_lsn() - confirmed_flush_lsn FROM pg_replication_slots "
+                "WHERE slot_name = %s",
+                (slot,),
+            ).fetchone()
+    except psycopg.Error as exc:
+        return {"slot": f"the ward cannot be reached: {_reason(exc)}", "lag_bytes": None}
+    if row is None:
+        return {"slot": "missing on the ward (city resync NAME)", "lag_bytes": None}
+    return {"slot": str(row[0]), "lag_bytes": None if row[1] is None else int(row[1])}
+
+
+def resync(engine: Engine, name: str, conninfo_: str | None = None) -> list[str]:
+    """After a slot was lost past its WAL cap: drop the subscription (without its lost slot),
+    empty the ward's partitions and subscribe again, which copies the ward's rows once more."""
+    sub = f"edge_city_{_ident(name)}"
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        row = conn.execute(
+            text("SELECT subconninfo FROM pg_subscription WHERE subname = :s"), {"s": sub}
+        ).first()
+        if row is None and conninfo_ is None:
+            raise CityError(f"no subscription {sub}: add the ward with  city add-ward {name} --host …")
+        info = conninfo_ or row.subconninfo  # type: ignore[union-attr]
+        if row is not None:
+            conn.execute(text(f"ALTER SUBSCRIPTION {sub} DISABLE"))
+            conn.execute(text(f"ALTER SUBSCRIPTION {sub} SET (slot_name = NONE)"))
+            conn.execute(text(f"DROP SUBSCRIPTION {sub}"))
+        for table in KEYS:
+            conn.execute(text(f"TRUNCATE {table}_{_ident(name)}"))
+    _drop_slot(info, sub)
+    return [f"ward {name}: subscription and partitions dropped and emptied", *add_ward(engine, name, info)]
+
+
+def _drop_slot(info: str, slot: str) -> None:
+    """The ward's old slot, if it is still there (lost or not), so the new one can take its name."""
+    import psycopg
+
+    try:
+        with psycopg.connect(info, connect_timeout=5, autocommit=True) as c:
+            c.execute(
+                "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
+                "WHERE slot_name = %s AND NOT active",
+                (slot,),
+            )
+    except psycopg.Error as exc:
+        raise CityError(f"the ward's old slot {slot} could not be dropped: {_reason(exc)}") from None

@@ -11,7 +11,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from edge_agent.station.city.publish import CityError, publish_ward
-from edge_agent.station.city.subscribe import add_ward, conninfo, init_city, wards
+from edge_agent.station.city.subscribe import add_ward, conninfo, init_city, resync, wards
 from edge_agent.station.config import StationSettings
 from edge_agent.station.errors import EXIT_CASE, EXIT_CONFIG, UserError
 
@@ -62,6 +62,10 @@ def city(engine: Engine, args: argparse.Namespace) -> int:
                 sslmode=args.sslmode,
             )
             lines = add_ward(engine, args.name, info)
+        elif args.action == "resync":
+            if not args.name:
+                raise UserError("resync needs the ward's NAME", EXIT_CONFIG)
+            lines = resync(engine, args.name)
         else:
             found = wards(engine)
             if args.json:
@@ -69,7 +73,13 @@ def city(engine: Engine, args: argparse.Namespace) -> int:
                 return 0
             lines = [
                 f"{w['ward']}: {'receiving' if w['connected'] else 'NOT CONNECTED'}; last message "
-                f"{w['last_message'] or 'never'}; at {w['received_lsn'] or '-'}"
+                f"{w['last_message'] or 'never'}; slot {w['slot']}"
+                + (f", {w['lag_bytes']} bytes behind" if w["lag_bytes"] is not None else "")
+                + (
+                    "  -> LOST: run  edge-agent station city resync " + w["ward"]
+                    if w["slot"] == "lost"
+                    else ""
+                )
                 for w in found
             ] or ["no wards: station city add-ward NAME --host HOST"]
     except CityError as exc:

@@ -128,8 +128,8 @@ def _parser() -> argparse.ArgumentParser:
 
     cpub = cmd("city-publish", "make this ward's PostgreSQL ready for a city (publication, role, WAL cap)")
     cpub.add_argument("--password-file", type=Path, help="the city's replication password (0600)")
-    ct = cmd("city", "on the city: init its tables, add a ward's subscription, or the wards' status")
-    ct.add_argument("action", choices=["init", "add-ward", "status"])
+    ct = cmd("city", "on the city: init its tables, add a ward, the wards' status, resync a lost ward")
+    ct.add_argument("action", choices=["init", "add-ward", "status", "resync"])
     ct.add_argument("name", nargs="?", help="the ward's station_id (add-ward)")
     ct.add_argument("--host", help="the ward's PostgreSQL host")
     ct.add_argument("--port", type=int, default=5432)
