@@ -197,3 +197,26 @@ def test_recording_the_pi_camera_needs_the_pi_camera(tmp_path: Path) -> None:
     with pytest.raises(config.ConfigError) as caught:
         config.load(path)
     assert "runs only when camera.source is picamera2 too" in str(caught.value)
+
+
+def test_a_full_budget_deletes_the_oldest_segments_and_nothing_else(
+    camera: RtspCamera, tmp_path: Path
+) -> None:
+    """The folder's byte budget on a live camera: the oldest segments go, newest kept, the chain and
+    every other file (an outbox on the same card) untouched."""
+    published: list[Message] = []
+    rec = recorder(tmp_path, camera.url, published, retain="all")
+    rec.budget.max_bytes = 1_500_000  # (the setting's floor is 50 MB: a test cannot wait to fill that)
+    rec.folder.mkdir(parents=True, exist_ok=True)
+    outbox = rec.folder / "outbox.db"
+    outbox.write_bytes(b"\0" * 100_000)
+    rec.start()
+    time.sleep(12)
+    rec.close()
+    kept = sorted(rec.folder.glob("cam0-*.mp4"))
+    records, _ = read_records(chain_path(rec.folder, "cam0"))
+    assert rec.budget.deleted >= 2 and len(records) == rec.kept
+    names = [r.name for r in records]
+    assert [p.name for p in kept] == names[-len(kept) :], "the newest segments are the ones kept"
+    assert sum(p.stat().st_size for p in rec.folder.iterdir()) <= 1_500_000 + max(r.bytes for r in records)
+    assert outbox.read_bytes() == b"\0" * 100_000 and chain_path(rec.folder, "cam0").exists()
