@@ -27,6 +27,11 @@ from edge_agent.station.web.context import Ctx, actor
 from edge_agent.station.web.i18n import N_
 
 STATES = (N_("waiting"), N_("uploading"), N_("done"), N_("partial"), N_("unavailable"))
+# the sentences `footage.requests` says of a request waiting, shown in the page's language
+WAITING = (
+    N_("the pole is offline: the request is kept and sent when it is back"),
+    N_("asked the pole; waiting for its first bytes"),
+)
 
 
 def clips_of(conn: Connection, device: str, event_id: str) -> list[dict[str, Any]]:
