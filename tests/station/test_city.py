@@ -161,6 +161,13 @@ def test_two_wards_are_one_search_at_the_city_and_it_catches_up(
         )
 
     until(both_receiving, 30, "city status: both wards receiving")
+    assert (
+        main(["city", "search", "--config", str(cfg), "--label", "motorcycle", "--limit", "100"]) == 0
+    )  # 20 less the one that ended a car
+    out = capsys.readouterr().out
+    assert "# 19 events from 2 wards" in out and "ward-a/pole-a1/cam0" in out and "ward-b/pole-b1/cam0" in out
+    assert main(["city", "search", "--config", str(cfg), "--ward", "ward-b", "--limit", "100"]) == 0
+    assert "events from 1 wards" in capsys.readouterr().out
 
 
 def _ended(city: Engine, event_id: str) -> bool:

@@ -62,6 +62,8 @@ def city(engine: Engine, args: argparse.Namespace) -> int:
                 sslmode=args.sslmode,
             )
             lines = add_ward(engine, args.name, info)
+        elif args.action == "search":
+            return _search(engine, args)
         elif args.action == "resync":
             if not args.name:
                 raise UserError("resync needs the ward's NAME", EXIT_CONFIG)
@@ -86,4 +88,28 @@ def city(engine: Engine, args: argparse.Namespace) -> int:
         raise UserError(str(exc), EXIT_CASE) from None
     for line in lines:
         print(line)
+    return 0
+
+
+def _search(engine: Engine, args: argparse.Namespace) -> int:
+    """Events of every ward (or those given with --ward) found in the city's tables, newest first."""
+    from edge_agent.station.query.search import Query, QueryError, parse_time, search
+
+    try:
+        q = Query(
+            stations=args.ward,
+            devices=args.pole,
+            labels=args.label,
+            from_us=parse_time(args.from_, "--from") if args.from_ else None,
+            to_us=parse_time(args.to, "--to") if args.to else None,
+            limit=args.limit,
+        ).check()
+    except QueryError as exc:
+        raise UserError(str(exc), EXIT_CONFIG) from None
+    with engine.connect() as conn:
+        found = search(conn, q)["events"]
+    for e in found:
+        where = f"{e['station']}/{e['device']}/{e['camera']}"
+        print(f"{e['start']}  {where}  {e['label']:<10} {e['score']:.2f}  {e['event_id']}")
+    print(f"# {len(found)} events from {len({e['station'] for e in found})} wards")
     return 0

@@ -40,6 +40,7 @@ def to_iso(us: int | None) -> str | None:
 
 @dataclass
 class Query:
+    stations: list[str] = field(default_factory=list)  # wards, at a city (a ward's rows are its own)
     devices: list[str] = field(default_factory=list)
     cameras: list[str] = field(default_factory=list)
     labels: list[str] = field(default_factory=list)
@@ -61,7 +62,7 @@ class Query:
             raise QueryError("from: must not be after to")
         if self.cursor is not None and not CURSOR.match(self.cursor):
             raise QueryError("cursor: not a cursor this station gave (use next_cursor from a result)")
-        for name in ("devices", "cameras", "labels", "zones", "lines"):
+        for name in ("stations", "devices", "cameras", "labels", "zones", "lines"):
             for v in getattr(self, name):
                 if not re.match(r"^[A-Za-z0-9_.:-]{1,96}$", v):
                     raise QueryError(f"{name}: {v!r} is not an id ([A-Za-z0-9_.:-])")
@@ -74,6 +75,7 @@ class Query:
 def _row(r: Any) -> dict[str, Any]:
     ok = r.thumb_status == "ok"
     return {
+        "station": r.station,
         "device": r.device,
         "camera": r.camera,
         "event_id": r.event_id,
@@ -97,6 +99,8 @@ def _row(r: Any) -> dict[str, Any]:
 def search(conn: Connection, q: Query) -> dict[str, Any]:
     q.check()
     cond = []
+    if q.stations:
+        cond.append(events.c.station.in_(q.stations))
     if q.devices:
         cond.append(events.c.device.in_(q.devices))
     if q.cameras:
