@@ -241,3 +241,32 @@ def test_a_slot_lost_past_its_wal_cap_is_reported_and_resynced(
         with psycopg.connect(admin, autocommit=True) as c:
             c.execute("ALTER SYSTEM RESET max_slot_wal_keep_size")
             c.execute("SELECT pg_reload_conf()")
+
+
+def test_an_additive_migration_city_first_keeps_replication_running(
+    clusters: dict[str, LogicalPostgres],
+) -> None:
+    """docs/city.md's order for a schema upgrade: the city adds the column first, then the ward;
+    rows with the new column keep flowing (the other way round, the city's apply would stop on a
+    column it does not have until it is added)."""
+    from sqlalchemy import text
+
+    city = open_engine(clusters["city"].url())
+    ward = connect(clusters["ward-a"].url())
+    try:
+        with city.begin() as conn:
+            conn.execute(text("ALTER TABLE events ADD COLUMN IF NOT EXISTS note text"))
+        with ward.begin() as conn:
+            conn.execute(text("ALTER TABLE events ADD COLUMN IF NOT EXISTS note text DEFAULT 'after 0007'"))
+        put(ward, [event("pole-a1", i) for i in range(200, 205)])
+
+        def arrived() -> bool:
+            with city.connect() as conn:
+                return (
+                    conn.execute(text("SELECT count(*) FROM events WHERE note = 'after 0007'")).scalar() == 5
+                )
+
+        until(arrived, 30, "the ward's rows with the new column at the city")
+    finally:
+        city.dispose()
+        ward.dispose()
