@@ -386,7 +386,12 @@ def test_the_fleet_page_works_on_a_390_px_phone(browser: Any, station: Station) 
         assert page.evaluate("document.documentElement.scrollWidth") <= 390  # no sideways scrolling
         cards = page.locator("li.pole")
         assert cards.count() >= 3
-        box = cards.first.bounding_box()
+        box = None
+        for _ in range(50):  # the live list replaces its cards as it updates: ask again for the new one
+            box = cards.first.bounding_box()
+            if box is not None:
+                break
+            time.sleep(0.1)
         assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390
         cards.first.locator("a.pole-link").click()
         page.wait_for_load_state()
