@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Connection, and_, select, update
 
 from edge_agent.contract.footage import check_segment, parse_record
+from edge_agent.station.ingest.footage import segment_where
 from edge_agent.station.ingest.inbox import ChunkRecord, ClipNoticeRecord, Reject
 from edge_agent.station.store.footage_files import FootageFiles, SegmentKey
 from edge_agent.station.store.footage_tables import footage_files, footage_segments
@@ -34,8 +35,7 @@ class ArrivalNews:
 
 
 def _key_where(table: object, key: SegmentKey) -> object:
-    c = table.c  # type: ignore[attr-defined]
-    return and_(c.device == key.device, c.camera == key.camera, c.chain == key.chain, c.idx == key.idx)
+    return segment_where(table, key.device, key.camera, key.chain, key.idx)
 
 
 class Arrivals:

@@ -57,7 +57,8 @@ class FootageNews:
         self.counts[name] = self.counts.get(name, 0) + 1
 
 
-def _where(table: Any, device: str, camera: str, chain: str, idx: int) -> Any:
+def segment_where(table: Any, device: str, camera: str, chain: str, idx: int) -> Any:
+    """The row of one segment (device, camera, chain, index) in a footage table."""
     c = table.c
     return and_(c.device == device, c.camera == camera, c.chain == chain, c.idx == idx)
 
@@ -152,7 +153,7 @@ class Footage:
         if not insert_ignore(conn, footage_segments, row):
             stored = conn.execute(
                 select(footage_segments.c.record_hash).where(
-                    _where(footage_segments, r.device, r.camera, r.chain, r.index)
+                    segment_where(footage_segments, r.device, r.camera, r.chain, r.index)
                 )
             ).scalar_one()
             if stored == digest:
@@ -175,10 +176,10 @@ class Footage:
         link = self._link(conn, r)
         conn.execute(
             update(footage_segments)
-            .where(_where(footage_segments, r.device, r.camera, r.chain, r.index))
+            .where(segment_where(footage_segments, r.device, r.camera, r.chain, r.index))
             .values(link=link)
         )
-        after = _where(footage_segments, r.device, r.camera, r.chain, r.index + 1)
+        after = segment_where(footage_segments, r.device, r.camera, r.chain, r.index + 1)
         nxt = conn.execute(select(footage_segments.c.prev, footage_segments.c.link).where(after)).first()
         if nxt is not None and nxt.link == "waiting":
             conn.execute(
@@ -193,7 +194,7 @@ class Footage:
             return "first" if r.prev == ZERO_HASH else "broken"
         before = conn.execute(
             select(footage_segments.c.record_hash).where(
-                _where(footage_segments, r.device, r.camera, r.chain, r.index - 1)
+                segment_where(footage_segments, r.device, r.camera, r.chain, r.index - 1)
             )
         ).scalar()
         if before is None:
@@ -228,7 +229,7 @@ class Footage:
             return "no key", "the pole's key is not known yet (it comes in the pole's stats)"
         raw = conn.execute(
             select(footage_segments.c.raw).where(
-                _where(footage_segments, h.device, h.camera, h.chain, h.index)
+                segment_where(footage_segments, h.device, h.camera, h.chain, h.index)
             )
         ).scalar()
         record = None
@@ -256,6 +257,6 @@ class Footage:
             new_status, problem = self._judge(conn, parse_head(row.raw), key)
             conn.execute(
                 update(footage_heads)
-                .where(_where(footage_heads, device, row.camera, row.chain, row.idx))
+                .where(segment_where(footage_heads, device, row.camera, row.chain, row.idx))
                 .values(status=new_status, problem=problem)
             )
